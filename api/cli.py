@@ -1,0 +1,160 @@
+"""The ``linli`` command line: serve, tokens, projections."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from uuid import UUID
+
+from rich.console import Console
+from rich.table import Table
+
+from domain.actor import PARTY_ROLES, Role
+from infrastructure.settings import Settings
+from infrastructure.store import Services, build_services
+
+console = Console()
+
+DEMO_ISSUER = "demo"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) case management")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API (and the projections)")
+    serve.add_argument("--demo", action="store_true", help="seed demo data if empty; print tokens")
+    serve.add_argument("--host", help="bind address (default LINLI_HOST)")
+    serve.add_argument("--port", type=int, help="port (default LINLI_PORT)")
+
+    token = commands.add_parser("token", help="issue and revoke bearer tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="issue a token (printed once)")
+    create.add_argument("--actor", required=True, help="who the token is for")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--compound", action="append", default=[], type=UUID, help="repeatable")
+    create.add_argument(
+        "--all-compounds", action="store_true", help="supervisor, staff or admin of every compound"
+    )
+    create.add_argument("--household", type=UUID, help="a resident's household")
+    create.add_argument("--party", type=UUID, help="the party a party's staff acts for")
+    revoke = token_commands.add_parser("revoke", help="revoke a token")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--token", help="the token itself")
+    which.add_argument("--id", dest="token_id", help="the token id printed at creation")
+
+    projections = commands.add_parser("projections", help="the read side")
+    projection_commands = projections.add_subparsers(dest="projection_command", required=True)
+    projection_commands.add_parser("run", help="keep the views up to date (for separate deployment)")
+    projection_commands.add_parser("status", help="each view's position and lag")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    if args.command == "serve":
+        return _serve(settings, args)
+    services = build_services(settings)
+    try:
+        if args.command == "token":
+            return _token(services, args)
+        return _projections(services, args)
+    finally:
+        services.close()
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    if args.host:
+        settings = settings.model_copy(update={"host": args.host})
+    if args.port:
+        settings = settings.model_copy(update={"port": args.port})
+    if args.demo:
+        services = build_services(settings)
+        try:
+            _demo(services)
+        finally:
+            services.close()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def _demo(services: Services) -> None:
+    from application.demo import seed
+
+    services.updater.catch_up()
+    compounds = services.views.compounds(None)
+    if not compounds:
+        seed(services.app)
+        services.updater.catch_up()
+        compounds = services.views.compounds(None)
+    compound = compounds[0]
+    compound_id = UUID(compound["id"])
+    parties = {p["kind"]: UUID(p["id"]) for p in services.views.parties([compound["id"]])}
+    household = UUID(compound["households"][0]["id"])
+    services.credentials.revoke_issued_by(DEMO_ISSUER)
+    table = Table(title=f"Demo tokens for {compound['name']} (valid until the next start)")
+    table.add_column("role")
+    table.add_column("token")
+    for role in Role:
+        token = services.credentials.issue(
+            actor_id=f"demo-{role.value.replace('_', '-')}",
+            role=role,
+            compound_ids=None if role in (Role.ADMIN, Role.SUPERVISOR) else [compound_id],
+            household_id=household if role == Role.RESIDENT else None,
+            party_id=parties.get(role.value) if role in PARTY_ROLES else None,
+            issued_by=DEMO_ISSUER,
+        )
+        table.add_row(role.value, token.token)
+    console.print(table)
+    console.print(f"Compound id: {compound_id}")
+    console.print(
+        "Try: curl -H 'Authorization: Bearer TOKEN' http://"
+        f"{services.settings.host}:{services.settings.port}/needs"
+    )
+
+
+def _token(services: Services, args: argparse.Namespace) -> int:
+    if args.token_command == "create":
+        try:
+            issued = services.credentials.issue(
+                actor_id=args.actor,
+                role=Role(args.role),
+                compound_ids=None if args.all_compounds else list(args.compound),
+                household_id=args.household,
+                party_id=args.party,
+            )
+        except ValueError as error:
+            console.print(f"[red]{error}[/red]")
+            return 2
+        console.print(f"token id: {issued.token_id}")
+        print(issued.token)
+        return 0
+    count = services.credentials.revoke(token=args.token, token_id=args.token_id)
+    console.print(f"revoked {count} token(s)")
+    return 0 if count else 1
+
+
+def _projections(services: Services, args: argparse.Namespace) -> int:
+    if args.projection_command == "status":
+        log_position = services.updater.log_position()
+        view_position = services.views.position(services.app.name)
+        table = Table(title="Views")
+        for column in ("view", "position", "log position", "lag"):
+            table.add_column(column)
+        table.add_row("views", str(view_position), str(log_position), str(log_position - view_position))
+        console.print(table)
+        return 0
+    console.print("keeping the views up to date; Ctrl-C to stop")
+    try:
+        services.updater.run_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

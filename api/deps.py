@@ -1,0 +1,111 @@
+"""Dependencies of the routes: services, the caller, permissions, conditions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from application.access import PERMISSIONS
+from domain.actor import Actor
+from infrastructure.store import Services
+
+from api.errors import ViewsBehind
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `linli token create`")
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def current_actor(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status_code=401,
+            detail="missing bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    actor = services.credentials.authenticate(credentials.credentials)
+    if actor is None:
+        raise HTTPException(
+            status_code=401,
+            detail="invalid or revoked token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return actor
+
+
+def requires(action: str) -> Callable[[Actor], Actor]:
+    """A dependency that admits the caller only if their role may take ``action``.
+
+    Every route declares one (or is listed as public); a test walks
+    ``app.routes`` to make sure none is left unguarded.
+    """
+    roles = PERMISSIONS[action]
+
+    def permitted(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+        if actor.role not in roles:
+            raise HTTPException(
+                status_code=403,
+                detail=f"role '{actor.role}' may not {action.replace('.', ' ')}",
+            )
+        return actor
+
+    permitted.linli_action = action  # type: ignore[attr-defined]
+    return permitted
+
+
+def public() -> None:
+    """Marks a route that anyone may call (health, readiness, metrics)."""
+
+
+public.linli_action = "public"  # type: ignore[attr-defined]
+
+_VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(description="the aggregate version the command expects (412 when stale)"),
+    ] = None,
+) -> int | None:
+    if if_match is None:
+        return None
+    match = _VERSION.match(if_match)
+    if not match:
+        raise HTTPException(
+            status_code=422,
+            detail=[
+                {
+                    "loc": ["header", "if-match"],
+                    "msg": "If-Match must be an aggregate version number, like 3 or \"3\"",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return int(match.group(1))
+
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+
+
+def wait_for_views(services: Services, after: int | None) -> None:
+    """Read-your-writes: answer only once the views have reached ``after``."""
+    if after is None or after <= 0:
+        return
+    timeout = services.settings.view_wait_timeout
+    if not services.updater.wait_for(after, timeout):
+        raise ViewsBehind(
+            f"the views have not reached log position {after} within {timeout:g} s"
+        )

@@ -1,0 +1,84 @@
+"""The one place where domain and persistence errors become HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from application.app import StaleVersion
+from domain.errors import Conflict, IllegalTransition, InvalidValue, NotFound, NotPermitted
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "2"
+
+
+class ViewsBehind(Exception):
+    """The views did not reach the asked-for log position in time."""
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidValue)
+    async def invalid_value(_: Request, error: InvalidValue) -> JSONResponse:
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": [
+                    {"loc": ["body", error.field], "msg": error.message, "type": "value_error"}
+                ]
+            },
+        )
+
+    @app.exception_handler(IllegalTransition)
+    async def illegal_transition(_: Request, error: IllegalTransition) -> JSONResponse:
+        return JSONResponse(
+            status_code=409,
+            content={
+                "detail": {
+                    "message": error.message,
+                    "current_status": str(error.status),
+                    "allowed": error.allowed,
+                }
+            },
+        )
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, error: Conflict) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": error.message})
+
+    @app.exception_handler(NotPermitted)
+    async def not_permitted(_: Request, error: NotPermitted) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": error.message})
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": error.message})
+
+    @app.exception_handler(StaleVersion)
+    async def stale(_: Request, error: StaleVersion) -> JSONResponse:
+        return JSONResponse(
+            status_code=412,
+            content={"detail": str(error), "current_version": error.actual},
+        )
+
+    @app.exception_handler(ViewsBehind)
+    async def views_behind(_: Request, error: ViewsBehind) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"detail": str(error)},
+            headers={"Retry-After": "1"},
+        )
+
+    async def unavailable(_: Request, error: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(error).__name__)
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the database is unavailable; try again shortly"},
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
+    for error_class in (OperationalError, InterfaceError):
+        app.add_exception_handler(error_class, unavailable)

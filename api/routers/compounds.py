@@ -1,0 +1,109 @@
+"""Compounds, their buildings and households; and the parties that serve them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+
+from application.access import ensure_compound_visible
+from domain.actor import Actor
+from domain.errors import NotFound
+
+from api import schemas as s
+from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
+from api.routers.needs import After
+
+router = APIRouter(tags=["compounds and parties"])
+
+
+def _scope(actor: Actor) -> list[str] | None:
+    return None if actor.compound_ids is None else [str(c) for c in actor.compound_ids]
+
+
+@router.post("/compounds", status_code=201, response_model=s.Recorded)
+def register_compound(
+    body: s.CompoundRegister,
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("compound.register"))],
+) -> s.Recorded:
+    r = services.app.register_compound(actor, **body.model_dump())
+    return s.Recorded(id=r.id, version=r.version, position=r.position)
+
+
+@router.post("/compounds/{compound_id}/buildings", status_code=201, response_model=s.AddedPart)
+def add_building(
+    compound_id: UUID,
+    body: s.BuildingAdd,
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("compound.change"))],
+    version: ExpectedVersion,
+) -> s.AddedPart:
+    part, r = services.app.add_building(
+        actor, compound_id, name=body.name, expected_version=version
+    )
+    return s.AddedPart(id=r.id, version=r.version, position=r.position, part_id=part)
+
+
+@router.post("/compounds/{compound_id}/households", status_code=201, response_model=s.AddedPart)
+def add_household(
+    compound_id: UUID,
+    body: s.HouseholdAdd,
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("compound.change"))],
+    version: ExpectedVersion,
+) -> s.AddedPart:
+    part, r = services.app.add_household(
+        actor, compound_id, **body.model_dump(), expected_version=version
+    )
+    return s.AddedPart(id=r.id, version=r.version, position=r.position, part_id=part)
+
+
+@router.get("/compounds")
+def list_compounds(
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("compound.read"))],
+    after: After = None,
+) -> dict[str, Any]:
+    wait_for_views(services, after)
+    return {"items": services.views.compounds(_scope(actor))}
+
+
+@router.get("/compounds/{compound_id}")
+def get_compound(
+    compound_id: UUID,
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("compound.read"))],
+    after: After = None,
+) -> dict[str, Any]:
+    wait_for_views(services, after)
+    ensure_compound_visible(actor, compound_id)
+    row = services.views.compound(str(compound_id))
+    if row is None:
+        raise NotFound("compound not found")
+    return row
+
+
+@router.post("/parties", status_code=201, response_model=s.Recorded)
+def register_party(
+    body: s.PartyRegister,
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("party.register"))],
+) -> s.Recorded:
+    r = services.app.register_party(actor, **body.model_dump())
+    return s.Recorded(id=r.id, version=r.version, position=r.position)
+
+
+@router.get("/parties")
+def list_parties(
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("party.read"))],
+    compound_id: UUID | None = None,
+    after: After = None,
+) -> dict[str, Any]:
+    wait_for_views(services, after)
+    scope = _scope(actor)
+    if compound_id is not None:
+        scope = [str(compound_id)] if scope is None or str(compound_id) in scope else []
+    return {"items": services.views.parties(scope)}

@@ -1,0 +1,40 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from api.deps import ServicesDep, public
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz(_: Annotated[None, Depends(public)]) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(services: ServicesDep, _: Annotated[None, Depends(public)]) -> Any:
+    try:
+        log_position = services.updater.log_position()
+        view_position = services.views.position(services.app.name)
+    except Exception as error:  # the database is down: not ready
+        return JSONResponse(
+            status_code=503,
+            content={"status": "unavailable", "detail": type(error).__name__},
+            headers={"Retry-After": "2"},
+        )
+    lag = log_position - view_position
+    ready = lag <= services.settings.projection_batch_size * 4
+    body = {
+        "status": "ready" if ready else "catching up",
+        "log_position": log_position,
+        "view_position": view_position,
+        "lag": lag,
+        "last_error": services.updater.last_error,
+    }
+    return JSONResponse(status_code=200 if ready else 503, content=body)

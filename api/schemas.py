@@ -1,0 +1,130 @@
+"""Request and response bodies. Requests forbid unknown fields."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.need import CATEGORIES, EVALUATIONS, PRIORITIES, SOURCES
+
+Source = Literal[SOURCES]  # type: ignore[valid-type]
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+Evaluation = Literal[EVALUATIONS]  # type: ignore[valid-type]
+PartyKind = Literal["property_company", "owners_committee", "party_branch", "co_building_unit"]
+
+
+def text(max_length: int) -> Any:
+    return Field(min_length=1, max_length=max_length)
+
+
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+Ref = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CompoundRegister(Command):
+    name: str = text(100)
+    community: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=200)
+
+
+class BuildingAdd(Command):
+    name: str = text(50)
+
+
+class HouseholdAdd(Command):
+    building_id: UUID
+    number: str = text(30)
+    exclusive_area: Decimal = Field(gt=0, le=100000, max_digits=10, decimal_places=2)
+    owner_name: str | None = Field(default=None, max_length=100)
+
+
+class PartyRegister(Command):
+    compound_id: UUID
+    kind: PartyKind
+    name: str = text(100)
+    contact: str | None = Field(default=None, max_length=100)
+
+
+class NeedRegister(Command):
+    compound_id: UUID
+    source: Source
+    title: str = text(200)
+    description: str = text(5000)
+    category: Category = "other"
+    building_id: UUID | None = None
+    household_id: UUID | None = None
+    location: str | None = Field(default=None, max_length=200)
+    attachments: list[Ref] = Field(default_factory=list, max_length=20)
+
+
+class NeedAccept(Command):
+    priority: Priority
+    category: Category | None = None
+
+
+class NeedAssign(Command):
+    party_id: UUID
+    reason: str | None = Field(default=None, max_length=2000)
+    commitment_id: UUID | None = None
+    commitment_item_no: int | None = Field(default=None, ge=1, le=10000)
+
+
+class NeedResolve(Command):
+    outcome: str = text(5000)
+
+
+class NeedEvaluate(Command):
+    evaluation: Evaluation
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class WithReason(Command):
+    reason: Reason
+
+
+class NeedMerge(Command):
+    into_need_id: UUID
+    reason: Reason
+
+
+class NeedTransfer(Command):
+    to_body: str = text(200)
+    reason: Reason
+
+
+class NeedNote(Command):
+    text: str = text(5000)
+    attachments: list[Ref] = Field(default_factory=list, max_length=20)
+
+
+class NeedExtend(Command):
+    reason: Reason
+    resolve_due: AwareDatetime | None = None
+    working_days: int | None = Field(default=None, ge=1, le=60)
+
+
+class NeedSupervise(Command):
+    text: str = text(5000)
+
+
+class Recorded(BaseModel):
+    id: UUID
+    version: int = Field(description="the aggregate's version after the command")
+    position: int = Field(description="log position of the last event; pass as ?after=")
+
+
+class AddedPart(Recorded):
+    part_id: UUID = Field(description="the id of the building or household added")
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: int | None = Field(description="pass as ?cursor= for the next page")

@@ -1,0 +1,84 @@
+"""Who may do what (DESIGN section 1), and who may see which case.
+
+One table names, for every action, the roles allowed to take it. The HTTP
+layer declares the action of each route; the application checks it again, so
+the rule holds for every entry point.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.actor import PARTY_ROLES, Actor, Role
+from domain.errors import NotFound, NotPermitted
+
+R = Role
+ALL_ROLES = frozenset(Role)
+CASE_READERS = ALL_ROLES - {R.ADMIN}
+COORDINATORS = frozenset({R.COMMUNITY_STAFF, R.PARTY_BRANCH})
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "compound.register": frozenset({R.COMMUNITY_STAFF, R.ADMIN}),
+    "compound.change": frozenset({R.COMMUNITY_STAFF, R.ADMIN}),
+    "compound.read": ALL_ROLES,
+    "party.register": frozenset({R.COMMUNITY_STAFF, R.ADMIN}),
+    "party.read": ALL_ROLES,
+    "need.register": frozenset(
+        {R.RESIDENT, R.GRID_WORKER, R.COMMUNITY_STAFF, R.PARTY_BRANCH, R.OWNERS_COMMITTEE}
+    ),
+    "need.accept": COORDINATORS,
+    "need.reject": COORDINATORS,
+    "need.merge": COORDINATORS,
+    "need.transfer": COORDINATORS,
+    "need.assign": COORDINATORS,
+    "need.extend": COORDINATORS,
+    "need.close": COORDINATORS,
+    "need.acknowledge": frozenset(PARTY_ROLES),
+    "need.resolve": frozenset(PARTY_ROLES),
+    "need.evaluate": frozenset({R.RESIDENT, R.COMMUNITY_STAFF, R.GRID_WORKER}),
+    "need.withdraw": frozenset({R.RESIDENT, R.COMMUNITY_STAFF, R.GRID_WORKER}),
+    "need.add_note": frozenset({R.GRID_WORKER, R.COMMUNITY_STAFF, *PARTY_ROLES}),
+    "need.supervise": frozenset({R.SUPERVISOR}),
+    "need.read": CASE_READERS,
+}
+
+# Party staff who see every need of their compounds; the others see the
+# needs assigned to their own party.
+_SEES_ALL_NEEDS = frozenset(
+    {R.GRID_WORKER, R.COMMUNITY_STAFF, R.SUPERVISOR, R.PARTY_BRANCH, R.OWNERS_COMMITTEE}
+)
+
+
+def authorize(actor: Actor, action: str) -> None:
+    roles = PERMISSIONS[action]
+    if actor.role not in roles:
+        raise NotPermitted(f"role '{actor.role}' may not {action.replace('.', ' ')}")
+
+
+def ensure_compound_visible(actor: Actor, compound_id: UUID, what: str = "compound") -> None:
+    if not actor.covers(compound_id):
+        raise NotFound(f"{what} not found")
+
+
+def can_see_need(
+    actor: Actor, compound_id: UUID, reporter_id: str, assigned_party_id: UUID | None
+) -> bool:
+    if actor.role == R.ADMIN or not actor.covers(compound_id):
+        return False
+    if actor.role == R.RESIDENT:
+        return reporter_id == actor.id
+    if actor.role in _SEES_ALL_NEEDS:
+        return True
+    return actor.party_id is not None and actor.party_id == assigned_party_id
+
+
+def need_scope(actor: Actor) -> dict[str, object]:
+    """The filters that limit a list of needs to what the actor may see."""
+    scope: dict[str, object] = {}
+    if actor.compound_ids is not None:
+        scope["compound_ids"] = sorted(actor.compound_ids, key=str)
+    if actor.role == R.RESIDENT:
+        scope["reporter_id"] = actor.id
+    elif actor.role not in _SEES_ALL_NEEDS:
+        scope["assigned_party_id"] = actor.party_id
+    return scope

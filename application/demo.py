@@ -1,0 +1,89 @@
+"""Demo data: one compound with its parties and a few needs in various states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from uuid import UUID
+
+from application.app import Linli
+from domain.actor import Actor, Role
+
+
+@dataclass
+class DemoCompound:
+    compound_id: UUID
+    households: list[UUID] = field(default_factory=list)
+    parties: dict[str, UUID] = field(default_factory=dict)
+
+
+DEMO_STAFF = Actor("demo-staff", Role.COMMUNITY_STAFF, compound_ids=None)
+
+
+def seed(app: Linli) -> DemoCompound:
+    staff = DEMO_STAFF
+    compound = app.register_compound(
+        staff, name="幸福里小区", community="和平社区", address="和平路 88 号"
+    )
+    demo = DemoCompound(compound.id)
+    for building_name in ("1号楼", "2号楼"):
+        building_id, _ = app.add_building(staff, compound.id, name=building_name)
+        for floor in (1, 2, 3):
+            for door in (1, 2):
+                household_id, _ = app.add_household(
+                    staff,
+                    compound.id,
+                    building_id=building_id,
+                    number=f"{floor}0{door}",
+                    exclusive_area=Decimal("89.50") + floor,
+                )
+                demo.households.append(household_id)
+    for kind, name in (
+        ("property_company", "安居物业服务有限公司"),
+        ("owners_committee", "幸福里业主委员会"),
+        ("party_branch", "幸福里小区党支部"),
+        ("co_building_unit", "和平志愿服务队"),
+    ):
+        demo.parties[kind] = app.register_party(
+            staff, compound_id=compound.id, kind=kind, name=name
+        ).id
+
+    scoped = Actor("demo-staff", Role.COMMUNITY_STAFF, compound_ids=frozenset({compound.id}))
+    grid = Actor("demo-grid-worker", Role.GRID_WORKER, compound_ids=frozenset({compound.id}))
+    property_staff = Actor(
+        "demo-property",
+        Role.PROPERTY_COMPANY,
+        compound_ids=frozenset({compound.id}),
+        party_id=demo.parties["property_company"],
+    )
+    lift = app.register_need(
+        grid,
+        compound_id=compound.id,
+        source="household_visit",
+        title="2号楼电梯停运",
+        description="2号楼电梯自周一起停运，三楼以上老人出行困难。",
+        category="facilities",
+        household_id=demo.households[7],
+    ).id
+    app.accept_need(scoped, lift, priority="urgent")
+    app.assign_need(scoped, lift, party_id=demo.parties["property_company"])
+    app.acknowledge_need(property_staff, lift)
+    noise = app.register_need(
+        grid,
+        compound_id=compound.id,
+        source="household_visit",
+        title="楼上装修噪音",
+        description="1号楼 302 晚间装修噪音，影响休息。",
+        category="neighbour_dispute",
+        household_id=demo.households[2],
+    ).id
+    app.accept_need(scoped, noise, priority="normal")
+    app.register_need(
+        scoped,
+        compound_id=compound.id,
+        source="hotline",
+        title="垃圾分类点异味",
+        description="12345 转办：小区东门垃圾分类点夏季异味明显。",
+        category="environment",
+    )
+    return demo

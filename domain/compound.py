@@ -1,0 +1,119 @@
+"""Compounds (小区) with their buildings (楼栋) and households (户)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from domain.actor import Actor
+from domain.errors import Conflict, InvalidValue
+from domain.text import optional_text, required_text
+
+
+class Compound(Aggregate):
+    """A gated residential estate and what it is made of."""
+
+    class Event(Aggregate.Event):
+        actor_id: str
+        actor_role: str
+
+    class Registered(Event, Aggregate.Created):
+        name: str
+        community: str | None
+        address: str | None
+
+        def apply(self, compound: Compound) -> None:
+            compound.name = self.name
+            compound.community = self.community
+            compound.address = self.address
+            compound.buildings = {}
+            compound.households = {}
+
+    class BuildingAdded(Event):
+        building_id: UUID
+        name: str
+
+        def apply(self, compound: Compound) -> None:
+            compound.buildings[self.building_id] = {"name": self.name}
+
+    class HouseholdAdded(Event):
+        household_id: UUID
+        building_id: UUID
+        number: str
+        exclusive_area: Decimal
+        owner_name: str | None
+
+        def apply(self, compound: Compound) -> None:
+            compound.households[self.household_id] = {
+                "building_id": self.building_id,
+                "number": self.number,
+                "exclusive_area": self.exclusive_area,
+                "owner_name": self.owner_name,
+            }
+
+    @classmethod
+    def register(
+        cls, *, by: Actor, name: str, community: str | None = None, address: str | None = None
+    ) -> Compound:
+        return cls._create(
+            cls.Registered,
+            actor_id=by.id,
+            actor_role=str(by.role),
+            name=required_text("name", name, 100),
+            community=optional_text("community", community, 100),
+            address=optional_text("address", address, 200),
+        )
+
+    def add_building(self, *, by: Actor, name: str) -> UUID:
+        name = required_text("name", name, 50)
+        if any(b["name"] == name for b in self.buildings.values()):
+            raise Conflict(f"building '{name}' already exists in this compound")
+        building_id = uuid4()
+        self.trigger_event(
+            self.BuildingAdded,
+            actor_id=by.id,
+            actor_role=str(by.role),
+            building_id=building_id,
+            name=name,
+        )
+        return building_id
+
+    def add_household(
+        self,
+        *,
+        by: Actor,
+        building_id: UUID,
+        number: str,
+        exclusive_area: Decimal,
+        owner_name: str | None = None,
+    ) -> UUID:
+        if building_id not in self.buildings:
+            raise InvalidValue("building_id", "no such building in this compound")
+        number = required_text("number", number, 30)
+        if any(
+            h["building_id"] == building_id and h["number"] == number
+            for h in self.households.values()
+        ):
+            raise Conflict(f"household '{number}' already exists in this building")
+        if not Decimal("0") < exclusive_area <= Decimal("100000"):
+            raise InvalidValue("exclusive_area", "must be more than 0 and at most 100000 m²")
+        household_id = uuid4()
+        self.trigger_event(
+            self.HouseholdAdded,
+            actor_id=by.id,
+            actor_role=str(by.role),
+            household_id=household_id,
+            building_id=building_id,
+            number=number,
+            exclusive_area=exclusive_area,
+            owner_name=optional_text("owner_name", owner_name, 100),
+        )
+        return household_id
+
+    def has_building(self, building_id: UUID) -> bool:
+        return building_id in self.buildings
+
+    def has_household(self, household_id: UUID) -> bool:
+        return household_id in self.households

@@ -1,0 +1,604 @@
+"""The Need (诉求): one resident issue, from registration to archive."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.actor import PARTY_ROLES, Actor, Role
+from domain.calendar import DeadlinePolicy
+from domain.errors import IllegalTransition, InvalidValue, NotPermitted
+from domain.text import optional_text, reason_text, required_text
+
+
+class NeedStatus(StrEnum):
+    REPORTED = "reported"
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    MERGED = "merged"
+    TRANSFERRED = "transferred"
+    WITHDRAWN = "withdrawn"
+
+
+STATUS_LABELS_ZH = {
+    NeedStatus.REPORTED: "已登记",
+    NeedStatus.ACCEPTED: "已受理",
+    NeedStatus.ASSIGNED: "已派单",
+    NeedStatus.IN_PROGRESS: "办理中",
+    NeedStatus.ESCALATED: "协商中",
+    NeedStatus.RESOLVED: "已办结",
+    NeedStatus.CLOSED: "已归档",
+    NeedStatus.REJECTED: "不予受理",
+    NeedStatus.MERGED: "已合并",
+    NeedStatus.TRANSFERRED: "已转办",
+    NeedStatus.WITHDRAWN: "已撤回",
+}
+
+SOURCES = ("household_visit", "self_report", "hotline", "inspection", "consultation")
+CATEGORIES = (
+    "property_service",
+    "facilities",
+    "environment",
+    "safety",
+    "neighbour_dispute",
+    "public_service",
+    "owners_rights",
+    "other",
+)
+PRIORITIES = ("urgent", "normal", "low")
+EVALUATIONS = ("satisfied", "basically_satisfied", "unsatisfied")
+
+FINAL_STATUSES = frozenset(
+    {
+        NeedStatus.CLOSED,
+        NeedStatus.REJECTED,
+        NeedStatus.MERGED,
+        NeedStatus.TRANSFERRED,
+        NeedStatus.WITHDRAWN,
+    }
+)
+OPEN_STATUSES = frozenset(NeedStatus) - FINAL_STATUSES
+S = NeedStatus
+
+# Which commands each status allows: DESIGN 2.1's state machine.
+TRANSITIONS: dict[str, frozenset[NeedStatus]] = {
+    "accept": frozenset({S.REPORTED}),
+    "reject": frozenset({S.REPORTED, S.ACCEPTED}),
+    "merge": frozenset({S.REPORTED, S.ACCEPTED}),
+    "withdraw": frozenset({S.REPORTED, S.ACCEPTED, S.ASSIGNED}),
+    "assign": frozenset({S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS}),
+    "transfer": frozenset({S.ACCEPTED, S.ASSIGNED}),
+    "acknowledge": frozenset({S.ASSIGNED}),
+    "escalate": frozenset({S.ASSIGNED, S.IN_PROGRESS}),
+    "resolve": frozenset({S.IN_PROGRESS}),
+    "evaluate": frozenset({S.RESOLVED}),
+    "close": frozenset({S.RESOLVED}),
+    "extend": frozenset({S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS, S.ESCALATED}),
+    "add_note": OPEN_STATUSES,
+    "supervise": OPEN_STATUSES,
+}
+
+# Commands that change the status, as the state machine's table lists them.
+STATUS_COMMANDS = (
+    "accept",
+    "reject",
+    "merge",
+    "withdraw",
+    "assign",
+    "transfer",
+    "acknowledge",
+    "escalate",
+    "resolve",
+    "evaluate",
+    "close",
+)
+
+
+def allowed_commands(status: NeedStatus) -> list[str]:
+    return [name for name, statuses in TRANSITIONS.items() if status in statuses]
+
+
+def _choice(field: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidValue(field, f"'{value}' is not one of {', '.join(choices)}")
+    return value
+
+
+class Need(Aggregate):
+    """A resident's need or dispute and how it was handled."""
+
+    class Event(Aggregate.Event):
+        actor_id: str
+        actor_role: str
+
+    class Registered(Event, Aggregate.Created):
+        compound_id: UUID
+        building_id: UUID | None
+        household_id: UUID | None
+        reporter_id: str
+        source: str
+        category: str
+        title: str
+        description: str
+        location: str | None
+        attachments: list[str]
+        visit_id: UUID | None
+
+        def apply(self, need: Need) -> None:
+            need.compound_id = self.compound_id
+            need.building_id = self.building_id
+            need.household_id = self.household_id
+            need.reporter_id = self.reporter_id
+            need.reporter_role = self.actor_role
+            need.source = self.source
+            need.category = self.category
+            need.title = self.title
+            need.description = self.description
+            need.location = self.location
+            need.attachments = list(self.attachments)
+            need.visit_id = self.visit_id
+            need.status = NeedStatus.REPORTED
+            need.priority = None
+            need.respond_due = None
+            need.resolve_due = None
+            need.assigned_party_id = None
+            need.commitment_id = None
+            need.commitment_item_no = None
+            need.responded_at = None
+            need.resolved_at = None
+            need.responded_within_limit = None
+            need.resolved_within_limit = None
+            need.outcome = None
+            need.evaluation = None
+            need.redo_count = 0
+            need.consultation_id = None
+            need.extensions = 0
+            need.notes = 0
+            need.supervision_notices = 0
+
+    class Accepted(Event):
+        category: str
+        priority: str
+        respond_due: datetime
+        resolve_due: datetime
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.ACCEPTED
+            need.category = self.category
+            need.priority = self.priority
+            need.respond_due = self.respond_due
+            need.resolve_due = self.resolve_due
+
+    class Assigned(Event):
+        party_id: UUID
+        party_role: str
+        commitment_id: UUID | None
+        commitment_item_no: int | None
+        reason: str | None
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.ASSIGNED
+            need.assigned_party_id = self.party_id
+            need.assigned_party_role = self.party_role
+            need.commitment_id = self.commitment_id
+            need.commitment_item_no = self.commitment_item_no
+
+    class Acknowledged(Event):
+        within_limit: bool
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.IN_PROGRESS
+            if need.responded_at is None:
+                need.responded_at = self.timestamp
+                need.responded_within_limit = self.within_limit
+
+    class Resolved(Event):
+        outcome: str
+        within_limit: bool
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.RESOLVED
+            need.resolved_at = self.timestamp
+            need.resolved_within_limit = self.within_limit
+            need.outcome = self.outcome
+
+    class Evaluated(Event):
+        evaluation: str
+        comment: str | None
+        on_behalf_of_reporter: bool
+
+        def apply(self, need: Need) -> None:
+            need.evaluation = self.evaluation
+            if self.evaluation == "unsatisfied":
+                need.status = NeedStatus.ASSIGNED
+                need.redo_count += 1
+                need.resolved_at = None
+                need.resolved_within_limit = None
+            else:
+                need.status = NeedStatus.CLOSED
+
+    class Closed(Event):
+        reason: str
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.CLOSED
+
+    class Rejected(Event):
+        reason: str
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.REJECTED
+
+    class Merged(Event):
+        into_need_id: UUID
+        reason: str
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.MERGED
+            need.merged_into = self.into_need_id
+
+    class Transferred(Event):
+        to_body: str
+        reason: str
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.TRANSFERRED
+            need.transferred_to = self.to_body
+
+    class Withdrawn(Event):
+        reason: str
+        on_behalf_of_reporter: bool
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.WITHDRAWN
+
+    class NoteAdded(Event):
+        text: str
+        attachments: list[str]
+
+        def apply(self, need: Need) -> None:
+            need.notes += 1
+            need.attachments.extend(self.attachments)
+
+    class DeadlineExtended(Event):
+        previous_due: datetime
+        resolve_due: datetime
+        reason: str
+
+        def apply(self, need: Need) -> None:
+            need.resolve_due = self.resolve_due
+            need.extensions += 1
+
+    class SupervisionNoticeIssued(Event):
+        text: str
+
+        def apply(self, need: Need) -> None:
+            need.supervision_notices += 1
+
+    # The state is set by the events' apply methods (no class annotations:
+    # the library would turn them into constructor arguments).
+
+    # ----- commands -------------------------------------------------------
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        by: Actor,
+        compound_id: UUID,
+        source: str,
+        title: str,
+        description: str,
+        category: str = "other",
+        building_id: UUID | None = None,
+        household_id: UUID | None = None,
+        location: str | None = None,
+        attachments: list[str] | None = None,
+        visit_id: UUID | None = None,
+        id: UUID | None = None,  # noqa: A002 - the library's name
+        now: datetime | None = None,
+    ) -> Need:
+        _choice("source", source, SOURCES)
+        _choice("category", category, CATEGORIES)
+        if by.role == Role.RESIDENT:
+            if source != "self_report":
+                raise InvalidValue("source", "a resident reports needs as 'self_report'")
+            household_id = by.household_id
+        return cls._create(
+            cls.Registered,
+            id=id,
+            timestamp=now,
+            actor_id=by.id,
+            actor_role=str(by.role),
+            compound_id=compound_id,
+            building_id=building_id,
+            household_id=household_id,
+            reporter_id=by.id,
+            source=source,
+            category=category,
+            title=required_text("title", title, 200),
+            description=required_text("description", description, 5000),
+            location=optional_text("location", location, 200),
+            attachments=_attachments(attachments),
+            visit_id=visit_id,
+        )
+
+    def accept(
+        self,
+        *,
+        by: Actor,
+        priority: str,
+        policy: DeadlinePolicy,
+        category: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self._check("accept")
+        _choice("priority", priority, PRIORITIES)
+        if category is not None:
+            _choice("category", category, CATEGORIES)
+        now = now or self.Accepted.create_timestamp()
+        self._trigger(
+            self.Accepted,
+            by,
+            now,
+            category=category or self.category,
+            priority=priority,
+            respond_due=policy.respond_due(priority, now),
+            resolve_due=policy.resolve_due(priority, now),
+        )
+
+    def assign(
+        self,
+        *,
+        by: Actor,
+        party_id: UUID,
+        party_role: str,
+        commitment_id: UUID | None = None,
+        commitment_item_no: int | None = None,
+        reason: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self._check("assign")
+        if party_role not in PARTY_ROLES:
+            raise InvalidValue("party_id", f"a party of kind '{party_role}' cannot handle needs")
+        reassigning = self.status != NeedStatus.ACCEPTED
+        if reassigning:
+            reason = reason_text(reason, "reassigning a need")
+        else:
+            reason = optional_text("reason", reason, 2000)
+        if (commitment_id is None) != (commitment_item_no is None):
+            raise InvalidValue(
+                "commitment_item_no", "cite a commitment and an item number together"
+            )
+        self._trigger(
+            self.Assigned,
+            by,
+            now,
+            party_id=party_id,
+            party_role=party_role,
+            commitment_id=commitment_id,
+            commitment_item_no=commitment_item_no,
+            reason=reason,
+        )
+
+    def acknowledge(self, *, by: Actor, now: datetime | None = None) -> None:
+        self._check("acknowledge")
+        self._check_assigned_party(by, "acknowledge")
+        now = now or self.Acknowledged.create_timestamp()
+        within = self.respond_due is None or now <= self.respond_due
+        self._trigger(self.Acknowledged, by, now, within_limit=within)
+
+    def resolve(self, *, by: Actor, outcome: str, now: datetime | None = None) -> None:
+        self._check("resolve")
+        self._check_assigned_party(by, "resolve")
+        outcome = required_text("outcome", outcome, 5000)
+        now = now or self.Resolved.create_timestamp()
+        within = self.resolve_due is None or now <= self.resolve_due
+        self._trigger(self.Resolved, by, now, outcome=outcome, within_limit=within)
+
+    def evaluate(
+        self,
+        *,
+        by: Actor,
+        evaluation: str,
+        comment: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self._check("evaluate")
+        _choice("evaluation", evaluation, EVALUATIONS)
+        on_behalf = by.id != self.reporter_id
+        if on_behalf and by.role not in (Role.COMMUNITY_STAFF, Role.GRID_WORKER):
+            raise NotPermitted(
+                "only the reporter, or community staff or a grid worker on their behalf, evaluates"
+            )
+        if evaluation == "unsatisfied":
+            comment = required_text("comment", comment, 2000)
+        else:
+            comment = optional_text("comment", comment, 2000)
+        self._trigger(
+            self.Evaluated,
+            by,
+            now,
+            evaluation=evaluation,
+            comment=comment,
+            on_behalf_of_reporter=on_behalf,
+        )
+
+    def close(
+        self,
+        *,
+        by: Actor,
+        reason: str,
+        evaluation_window: timedelta,
+        now: datetime | None = None,
+    ) -> None:
+        """Staff archive a resolved need whose reporter did not evaluate in time."""
+        self._check("close")
+        reason = reason_text(reason, "closing without an evaluation")
+        now = now or self.Closed.create_timestamp()
+        assert self.resolved_at is not None  # resolved status sets it
+        window_ends = self.resolved_at + evaluation_window
+        if now < window_ends:
+            raise IllegalTransition(
+                f"close before the evaluation window ends at {window_ends.isoformat()}",
+                self.status,
+                ["evaluate"],
+            )
+        self._trigger(self.Closed, by, now, reason=reason)
+
+    def reject(self, *, by: Actor, reason: str, now: datetime | None = None) -> None:
+        self._check("reject")
+        self._trigger(self.Rejected, by, now, reason=reason_text(reason, "rejecting"))
+
+    def merge(
+        self, *, by: Actor, into: Need, reason: str, now: datetime | None = None
+    ) -> None:
+        self._check("merge")
+        if into.id == self.id:
+            raise InvalidValue("into_need_id", "a need cannot be merged into itself")
+        if into.compound_id != self.compound_id:
+            raise InvalidValue("into_need_id", "the need merged into is in another compound")
+        if into.status in FINAL_STATUSES - {NeedStatus.CLOSED}:
+            raise InvalidValue(
+                "into_need_id", f"the need merged into is '{into.status}', not a live case"
+            )
+        self._trigger(
+            self.Merged, by, now, into_need_id=into.id, reason=reason_text(reason, "merging")
+        )
+
+    def transfer(
+        self, *, by: Actor, to_body: str, reason: str, now: datetime | None = None
+    ) -> None:
+        self._check("transfer")
+        self._trigger(
+            self.Transferred,
+            by,
+            now,
+            to_body=required_text("to_body", to_body, 200),
+            reason=reason_text(reason, "transferring"),
+        )
+
+    def withdraw(self, *, by: Actor, reason: str, now: datetime | None = None) -> None:
+        self._check("withdraw")
+        on_behalf = by.id != self.reporter_id
+        if on_behalf and by.role not in (Role.COMMUNITY_STAFF, Role.GRID_WORKER):
+            raise NotPermitted(
+                "only the reporter, or community staff or a grid worker on their behalf, withdraws"
+            )
+        self._trigger(
+            self.Withdrawn,
+            by,
+            now,
+            reason=reason_text(reason, "withdrawing"),
+            on_behalf_of_reporter=on_behalf,
+        )
+
+    def add_note(
+        self,
+        *,
+        by: Actor,
+        text: str,
+        attachments: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self._check("add_note")
+        if by.is_party_staff and by.party_id != self.assigned_party_id and by.role not in (
+            Role.PARTY_BRANCH,
+        ):
+            raise NotPermitted("only the assigned party's staff add notes among the parties")
+        self._trigger(
+            self.NoteAdded,
+            by,
+            now,
+            text=required_text("text", text, 5000),
+            attachments=_attachments(attachments),
+        )
+
+    def extend(
+        self,
+        *,
+        by: Actor,
+        reason: str,
+        resolve_due: datetime | None = None,
+        working_days: int | None = None,
+        policy: DeadlinePolicy | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self._check("extend")
+        reason = reason_text(reason, "extending a deadline")
+        assert self.resolve_due is not None  # accepted needs have deadlines
+        if (resolve_due is None) == (working_days is None):
+            raise InvalidValue("resolve_due", "give either resolve_due or working_days")
+        if working_days is not None:
+            if not 1 <= working_days <= 60 or policy is None:
+                raise InvalidValue("working_days", "must be between 1 and 60")
+            resolve_due = policy.calendar.add_working_days(self.resolve_due, working_days)
+        assert resolve_due is not None
+        if resolve_due.tzinfo is None:
+            raise InvalidValue("resolve_due", "must carry a UTC offset")
+        if resolve_due <= self.resolve_due:
+            raise InvalidValue(
+                "resolve_due",
+                f"must be later than the current deadline {self.resolve_due.isoformat()}",
+            )
+        self._trigger(
+            self.DeadlineExtended,
+            by,
+            now,
+            previous_due=self.resolve_due,
+            resolve_due=resolve_due,
+            reason=reason,
+        )
+
+    def supervise(self, *, by: Actor, text: str, now: datetime | None = None) -> None:
+        """Record a supervision notice (督办); the status never changes."""
+        self._check("supervise")
+        self._trigger(
+            self.SupervisionNoticeIssued, by, now, text=required_text("text", text, 5000)
+        )
+
+    # ----- queries --------------------------------------------------------
+
+    @property
+    def allowed_commands(self) -> list[str]:
+        return allowed_commands(self.status)
+
+    def is_overdue(self, now: datetime) -> bool:
+        if self.status not in OPEN_STATUSES or self.status == NeedStatus.RESOLVED:
+            return False
+        if self.responded_at is None and self.respond_due is not None and now > self.respond_due:
+            return True
+        return self.resolve_due is not None and now > self.resolve_due
+
+    # ----- helpers --------------------------------------------------------
+
+    def _check(self, command: str) -> None:
+        if self.status not in TRANSITIONS[command]:
+            raise IllegalTransition(command, self.status, self.allowed_commands)
+
+    def _check_assigned_party(self, by: Actor, command: str) -> None:
+        if not by.is_party_staff or by.party_id != self.assigned_party_id:
+            raise NotPermitted(f"only the staff of the assigned party may {command} this need")
+
+    def _trigger(
+        self, event_class: type[Need.Event], by: Actor, now: datetime | None, **kwargs: Any
+    ) -> None:
+        self.trigger_event(
+            event_class, timestamp=now, actor_id=by.id, actor_role=str(by.role), **kwargs
+        )
+
+
+def _attachments(refs: list[str] | None) -> list[str]:
+    refs = list(refs or [])
+    if len(refs) > 20:
+        raise InvalidValue("attachments", "at most 20 references")
+    return [required_text("attachments", ref, 500) for ref in refs]

@@ -1,0 +1,39 @@
+"""Checks for the free text that people type into cases."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from domain.errors import InvalidValue
+
+_ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def required_text(field: str, value: str | None, max_length: int) -> str:
+    text = optional_text(field, value, max_length)
+    if text is None:
+        raise InvalidValue(field, "must not be empty")
+    return text
+
+
+def optional_text(field: str, value: str | None, max_length: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(field, "must be text")
+    text = value.strip()
+    if not text:
+        return None
+    if len(text) > max_length:
+        raise InvalidValue(field, f"must be at most {max_length} characters, got {len(text)}")
+    for char in text:
+        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) == "Cc":
+            raise InvalidValue(field, f"must not contain the control character U+{ord(char):04X}")
+    return text
+
+
+def reason_text(value: str | None, doing: str) -> str:
+    text = optional_text("reason", value, 2000)
+    if text is None:
+        raise InvalidValue("reason", f"a reason is required for {doing}")
+    return text

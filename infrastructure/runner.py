@@ -1,0 +1,131 @@
+"""Keeps the views up to date with the application's notification log.
+
+The library's ``ProjectionRunner`` needs a recorder subscription, which its
+SQLite recorder does not implement; this runner polls
+``select_notifications`` instead, on both stores, and applies a whole batch
+of events with its tracking position in one transaction, which is also what
+makes catching up over millions of events fast. Writes in this process wake
+it at once; writes of other processes are seen at the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from infrastructure.views import LinliViews
+
+log = logging.getLogger(__name__)
+
+
+class ViewUpdater:
+    def __init__(
+        self,
+        app: Application,
+        views: LinliViews,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.2,
+    ) -> None:
+        self.app = app
+        self.views = views
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._position = views.position(app.name)
+        self._changed = threading.Condition()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def log_position(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def run_once(self) -> int:
+        """Apply the next batch of events; return how many there were."""
+        notifications = self.app.recorder.select_notifications(
+            start=self._position + 1, limit=self.batch_size
+        )
+        if not notifications:
+            return 0
+        items = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
+        last = notifications[-1].id
+        try:
+            self.views.process_batch(items, Tracking(self.app.name, last))
+        except IntegrityError:
+            # Another runner advanced the tracking position: resume from it.
+            self._position = self.views.position(self.app.name)
+            raise
+        with self._changed:
+            self._position = last
+            self._changed.notify_all()
+        return len(notifications)
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        done = 0
+        while count := self.run_once():
+            done += count
+            if progress is not None:
+                progress(count, self._position)
+        return done
+
+    def wake(self, position: int | None = None) -> None:
+        self._wake.set()
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Block until the views have reached ``position``; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._position < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(min(remaining, 0.05))
+        if self._position < position and self._thread is None:
+            # Views kept by another process: read their position.
+            while (current := self.views.position(self.app.name)) < position:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.02)
+            self._position = max(self._position, current)
+        return self._position >= position
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="linli-views", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                count = self.run_once()
+            except Exception as error:  # keep going: the view stays at its last position
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.exception("view update failed at position %d; retrying", self._position)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self.last_error = None
+            backoff = 0.1
+            if count < self.batch_size:
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+
+    def run_forever(self) -> None:
+        """For ``linli projections run``: the loop in the calling thread."""
+        self._loop()

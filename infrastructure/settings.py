@@ -1,0 +1,52 @@
+"""Configuration, from environment variables prefixed ``LINLI_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.calendar import DEFAULT_RESOLVE_LIMITS, DEFAULT_RESPOND_LIMITS, TimeLimit
+from domain.need import PRIORITIES
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore")
+
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path = Path("var/linli.sqlite3")
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_db: str = "linli"
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    postgres_schema: str = "public"
+    postgres_pool_size: int = Field(default=10, ge=1, le=200)
+    postgres_max_overflow: int = Field(default=10, ge=0, le=200)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    respond_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RESPOND_LIMITS))
+    resolve_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RESOLVE_LIMITS))
+    timezone: str = "Asia/Shanghai"
+    holiday_file: Path | None = None
+    evaluation_window_days: float = Field(default=7, ge=0)
+
+    run_projections: bool = True
+    view_wait_timeout: float = Field(default=5.0, gt=0, le=60)
+    projection_batch_size: int = Field(default=500, ge=1, le=10000)
+    projection_poll_interval: float = Field(default=0.2, gt=0, le=10)
+
+    @field_validator("respond_limits", "resolve_limits")
+    @classmethod
+    def _limits_for_every_priority(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = set(PRIORITIES) - set(value)
+        if missing:
+            raise ValueError(f"missing limits for {', '.join(sorted(missing))}")
+        for text in value.values():
+            TimeLimit.parse(text)
+        return value

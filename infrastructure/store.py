@@ -1,0 +1,70 @@
+"""Builds the application, its views and credentials for the configured store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from application.app import Linli
+from infrastructure.calendar import deadline_policy
+from infrastructure.credentials import Credentials
+from infrastructure.runner import ViewUpdater
+from infrastructure.settings import Settings
+from infrastructure.views import LinliViews, PostgresViews, SQLiteViews
+
+
+def application_env(settings: Settings) -> dict[str, str]:
+    if settings.store == "sqlite":
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.sqlite_path),
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": settings.postgres_db,
+        "POSTGRES_HOST": settings.postgres_host,
+        "POSTGRES_PORT": str(settings.postgres_port),
+        "POSTGRES_USER": settings.postgres_user,
+        "POSTGRES_PASSWORD": settings.postgres_password,
+        "POSTGRES_SCHEMA": settings.postgres_schema,
+        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+@dataclass
+class Services:
+    """Everything a process of Linli uses, built once at start-up."""
+
+    settings: Settings
+    app: Linli
+    views: LinliViews
+    credentials: Credentials
+    updater: ViewUpdater
+
+    def close(self) -> None:
+        self.updater.stop()
+        self.app.close()
+
+
+def build_services(settings: Settings) -> Services:
+    app = Linli(
+        application_env(settings),
+        deadline_policy=deadline_policy(settings),
+        evaluation_window=timedelta(days=settings.evaluation_window_days),
+    )
+    datastore = app.factory.datastore  # type: ignore[attr-defined]
+    views: LinliViews = SQLiteViews(datastore) if settings.store == "sqlite" else PostgresViews(datastore)
+    views.create_table()  # type: ignore[attr-defined]
+    updater = ViewUpdater(
+        app,
+        views,
+        batch_size=settings.projection_batch_size,
+        poll_interval=settings.projection_poll_interval,
+    )
+    app.on_recorded(updater.wake)
+    return Services(settings, app, views, Credentials(views), updater)

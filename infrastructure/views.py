@@ -1,0 +1,363 @@
+"""The view tables of the read side, on SQLite and on PostgreSQL.
+
+The view classes extend the library's own tracking recorders, so that view
+rows and the tracking position are written in one transaction of the same
+datastore; a position that does not advance raises ``IntegrityError`` and
+the whole batch is rolled back. The SQL is written once, in the dialect both
+stores share (``INSERT ... ON CONFLICT``); only placeholders and schema
+qualification differ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+
+from application.projections import (
+    Row,
+    case_type_of,
+    compound_row,
+    history_entry,
+    need_row,
+    party_row,
+    utc_text,
+)
+from domain.compound import Compound
+from domain.need import Need
+from domain.party import Party
+
+OPEN_WITH_DEADLINES = ("accepted", "assigned", "in_progress", "escalated")
+
+# Columns of need_view besides the JSON document, for filtering and ordering.
+NEED_COLUMNS = (
+    "id",
+    "compound_id",
+    "status",
+    "category",
+    "priority",
+    "assigned_party_id",
+    "reporter_id",
+    "reported_at",
+    "respond_due",
+    "resolve_due",
+    "responded_at",
+    "registered_position",
+)
+
+
+class LinliViews:
+    """Case views, audit trails and the credentials table, in one datastore."""
+
+    datastore: Any
+    placeholder = "?"
+    big_int = "INTEGER"
+
+    def table(self, name: str) -> str:
+        return name
+
+    def sql(self, text: str) -> str:
+        """Write ``{table}`` for tables and ``?`` for parameters."""
+        tables = {
+            name: self.table(name)
+            for name in ("need_view", "case_history", "compound_view", "party_view", "credentials")
+        }
+        text = text.format(**tables)
+        return text.replace("?", self.placeholder) if self.placeholder != "?" else text
+
+    def view_ddl(self) -> list[str]:
+        b = self.big_int
+        return [
+            "CREATE TABLE IF NOT EXISTS {need_view} ("
+            "id TEXT PRIMARY KEY, compound_id TEXT NOT NULL, status TEXT NOT NULL, "
+            "category TEXT NOT NULL, priority TEXT, assigned_party_id TEXT, "
+            "reporter_id TEXT NOT NULL, reported_at TEXT NOT NULL, respond_due TEXT, "
+            f"resolve_due TEXT, responded_at TEXT, registered_position {b} NOT NULL, "
+            "doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS need_view_compound "
+            "ON {need_view} (compound_id, registered_position)",
+            "CREATE INDEX IF NOT EXISTS need_view_position ON {need_view} (registered_position)",
+            "CREATE INDEX IF NOT EXISTS need_view_party "
+            "ON {need_view} (assigned_party_id, registered_position)",
+            "CREATE INDEX IF NOT EXISTS need_view_reporter "
+            "ON {need_view} (reporter_id, registered_position)",
+            "CREATE TABLE IF NOT EXISTS {case_history} ("
+            f"case_id TEXT NOT NULL, position {b} NOT NULL, case_type TEXT NOT NULL, "
+            "doc TEXT NOT NULL, PRIMARY KEY (case_id, position))",
+            "CREATE TABLE IF NOT EXISTS {compound_view} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS {party_view} ("
+            "id TEXT PRIMARY KEY, compound_id TEXT NOT NULL, doc TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS {credentials} ("
+            "token_hash TEXT PRIMARY KEY, actor_id TEXT NOT NULL, role TEXT NOT NULL, "
+            "doc TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
+        ]
+
+    def create_view_tables(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for statement in self.view_ddl():
+                c.execute(self.sql(statement))
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            yield c
+
+    @contextmanager
+    def writing(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as c:
+            yield c
+
+    # ----- writing the views --------------------------------------------
+
+    def process_batch(self, items: Sequence[tuple[Any, int]], tracking: Tracking) -> None:
+        """Apply events (with their log positions) and record ``tracking``, atomically."""
+        with self.writing() as c:
+            need_ids = [str(e.originator_id) for e, _ in items if isinstance(e, Need.Event)]
+            compound_ids = [
+                str(e.originator_id) for e, _ in items if isinstance(e, Compound.Event)
+            ]
+            needs = self._docs(c, "need_view", need_ids)
+            compounds = self._docs(c, "compound_view", compound_ids)
+            parties: dict[str, Row] = {}
+            history: list[tuple[str, int, str, str]] = []
+            for event, position in items:
+                key = str(event.originator_id)
+                if isinstance(event, Need.Event):
+                    needs[key] = need_row(needs.get(key), event, position)
+                elif isinstance(event, Compound.Event):
+                    compounds[key] = compound_row(compounds.get(key), event, position)
+                elif isinstance(event, Party.Registered):
+                    parties[key] = party_row(event, position)
+                entry = history_entry(event, position)
+                if entry["case_type"] is not None:
+                    history.append((key, position, entry["case_type"], _dump(entry)))
+            self._write(c, needs, compounds, parties, history)
+            self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+
+    def _docs(self, c: Any, table: str, ids: list[str]) -> dict[str, Row]:
+        found: dict[str, Row] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            c.execute(self.sql(f"SELECT id, doc FROM {{{table}}} WHERE id IN ({marks})"), chunk)
+            for row in c.fetchall():
+                found[row["id"]] = json.loads(row["doc"])
+        return found
+
+    def _write(
+        self,
+        c: Any,
+        needs: dict[str, Row],
+        compounds: dict[str, Row],
+        parties: dict[str, Row],
+        history: list[tuple[str, int, str, str]],
+    ) -> None:
+        if needs:
+            columns = ", ".join((*NEED_COLUMNS, "doc"))
+            marks = ", ".join("?" * (len(NEED_COLUMNS) + 1))
+            updates = ", ".join(f"{col} = excluded.{col}" for col in (*NEED_COLUMNS[1:], "doc"))
+            c.executemany(
+                self.sql(
+                    f"INSERT INTO {{need_view}} ({columns}) VALUES ({marks}) "
+                    f"ON CONFLICT (id) DO UPDATE SET {updates}"
+                ),
+                [(*(row[col] for col in NEED_COLUMNS), _dump(row)) for row in needs.values()],
+            )
+        if compounds:
+            c.executemany(
+                self.sql(
+                    "INSERT INTO {compound_view} (id, doc) VALUES (?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc"
+                ),
+                [(key, _dump(row)) for key, row in compounds.items()],
+            )
+        if parties:
+            c.executemany(
+                self.sql(
+                    "INSERT INTO {party_view} (id, compound_id, doc) VALUES (?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc"
+                ),
+                [(key, row["compound_id"], _dump(row)) for key, row in parties.items()],
+            )
+        if history:
+            c.executemany(
+                self.sql(
+                    "INSERT INTO {case_history} (case_id, position, case_type, doc) "
+                    "VALUES (?, ?, ?, ?)"
+                ),
+                history,
+            )
+
+    # ----- reading the views ----------------------------------------------
+
+    def need(self, need_id: str) -> Row | None:
+        with self.reading() as c:
+            c.execute(self.sql("SELECT doc FROM {need_view} WHERE id = ?"), [need_id])
+            row = c.fetchone()
+        return json.loads(row["doc"]) if row else None
+
+    def needs(
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        cursor: int | None = None,
+        compound_ids: list[str] | None = None,
+        reporter_id: str | None = None,
+        assigned_party_id: str | None = None,
+        status: list[str] | None = None,
+        category: list[str] | None = None,
+        priority: list[str] | None = None,
+        overdue: bool | None = None,
+        reported_from: str | None = None,
+        reported_to: str | None = None,
+    ) -> tuple[list[Row], int | None]:
+        """A page of needs, newest first, and the cursor of the next page."""
+        where: list[str] = []
+        params: list[Any] = []
+
+        def any_of(column: str, values: list[str] | None) -> None:
+            if values is not None:
+                if not values:
+                    where.append("1 = 0")
+                    return
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+
+        any_of("compound_id", compound_ids)
+        any_of("status", status)
+        any_of("category", category)
+        any_of("priority", priority)
+        if reporter_id is not None:
+            where.append("reporter_id = ?")
+            params.append(reporter_id)
+        if assigned_party_id is not None:
+            where.append("assigned_party_id = ?")
+            params.append(assigned_party_id)
+        if reported_from is not None:
+            where.append("reported_at >= ?")
+            params.append(reported_from)
+        if reported_to is not None:
+            where.append("reported_at < ?")
+            params.append(reported_to)
+        if overdue is not None:
+            marks = ",".join("?" * len(OPEN_WITH_DEADLINES))
+            test = (
+                f"(status IN ({marks}) AND ((responded_at IS NULL AND respond_due < ?) "
+                "OR resolve_due < ?))"
+            )
+            where.append(test if overdue else f"NOT {test}")
+            now_text = utc_text(now)
+            params.extend([*OPEN_WITH_DEADLINES, now_text, now_text])
+        if cursor is not None:
+            where.append("registered_position < ?")
+            params.append(cursor)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        params.append(limit + 1)
+        with self.reading() as c:
+            c.execute(
+                self.sql(
+                    f"SELECT doc FROM {{need_view}} {clause}"
+                    "ORDER BY registered_position DESC LIMIT ?"
+                ),
+                params,
+            )
+            rows = [json.loads(r["doc"]) for r in c.fetchall()]
+        next_cursor = rows[limit - 1]["registered_position"] if len(rows) > limit else None
+        return rows[:limit], next_cursor
+
+    def history(self, case_id: str) -> list[Row]:
+        with self.reading() as c:
+            c.execute(
+                self.sql("SELECT doc FROM {case_history} WHERE case_id = ? ORDER BY position"),
+                [case_id],
+            )
+            return [json.loads(r["doc"]) for r in c.fetchall()]
+
+    def compound(self, compound_id: str) -> Row | None:
+        with self.reading() as c:
+            c.execute(self.sql("SELECT doc FROM {compound_view} WHERE id = ?"), [compound_id])
+            row = c.fetchone()
+        return json.loads(row["doc"]) if row else None
+
+    def compounds(self, compound_ids: list[str] | None) -> list[Row]:
+        with self.reading() as c:
+            if compound_ids is None:
+                c.execute(self.sql("SELECT doc FROM {compound_view}"))
+            elif not compound_ids:
+                return []
+            else:
+                marks = ",".join("?" * len(compound_ids))
+                c.execute(
+                    self.sql(f"SELECT doc FROM {{compound_view}} WHERE id IN ({marks})"),
+                    compound_ids,
+                )
+            rows = [json.loads(r["doc"]) for r in c.fetchall()]
+        return sorted(rows, key=lambda r: r["position"])
+
+    def parties(self, compound_ids: list[str] | None) -> list[Row]:
+        with self.reading() as c:
+            if compound_ids is None:
+                c.execute(self.sql("SELECT doc FROM {party_view}"))
+            elif not compound_ids:
+                return []
+            else:
+                marks = ",".join("?" * len(compound_ids))
+                c.execute(
+                    self.sql(f"SELECT doc FROM {{party_view}} WHERE compound_id IN ({marks})"),
+                    compound_ids,
+                )
+            rows = [json.loads(r["doc"]) for r in c.fetchall()]
+        return sorted(rows, key=lambda r: r["position"])
+
+    def dump_all(self) -> dict[str, list[Row]]:
+        """Every view row, in a stable order, to compare a view with a replay."""
+        out: dict[str, list[Row]] = {}
+        with self.reading() as c:
+            for table, order in (
+                ("need_view", "id"),
+                ("compound_view", "id"),
+                ("party_view", "id"),
+                ("case_history", "case_id, position"),
+            ):
+                c.execute(self.sql(f"SELECT doc FROM {{{table}}} ORDER BY {order}"))
+                out[table] = [json.loads(r["doc"]) for r in c.fetchall()]
+        return out
+
+    def position(self, application_name: str) -> int:
+        return self.max_tracking_id(application_name) or 0  # type: ignore[attr-defined]
+
+
+def _dump(row: Row) -> str:
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+
+
+class SQLiteViews(LinliViews, SQLiteTrackingRecorder):
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        super().__init__(datastore)
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_view_tables()
+
+
+class PostgresViews(LinliViews, PostgresTrackingRecorder):
+    placeholder = "%s"
+    big_int = "BIGINT"
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        super().__init__(datastore, tracking_table_name="linli_views_tracking")
+
+    def table(self, name: str) -> str:
+        return f'"{self.datastore.schema}"."{name}"'
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_view_tables()
