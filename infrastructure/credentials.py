@@ -91,7 +91,7 @@ class Credentials:
                 c.execute(
                     self.views.sql(
                         "UPDATE {credentials} SET revoked_at = ? "
-                        "WHERE token_hash = ? AND revoked_at IS NULL"
+                        "WHERE token_hash = ? AND revoked_at IS NULL RETURNING token_hash"
                     ),
                     [now, token_hash(token)],
                 )
@@ -99,11 +99,11 @@ class Credentials:
                 c.execute(
                     self.views.sql(
                         "UPDATE {credentials} SET revoked_at = ? "
-                        "WHERE token_hash LIKE ? AND revoked_at IS NULL"
+                        "WHERE token_hash LIKE ? AND revoked_at IS NULL RETURNING token_hash"
                     ),
                     [now, f"{token_id}%"],
                 )
-            return c.rowcount if hasattr(c, "rowcount") else 0
+            return len(c.fetchall())
 
     def revoke_issued_by(self, issued_by: str) -> None:
         """Revoke every credential that one issuer made (the demo's, at each start)."""

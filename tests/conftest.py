@@ -53,7 +53,8 @@ def postgres_database() -> Iterator[str]:
 
 def settings_for(store: str, request: pytest.FixtureRequest, tmp_path: Path, **overrides) -> Settings:
     if store == "sqlite":
-        return Settings(store="sqlite", sqlite_path=tmp_path / "linli.sqlite3", **overrides)
+        path = tmp_path / f"linli-{uuid.uuid4().hex[:8]}.sqlite3"
+        return Settings(**{"store": "sqlite", "sqlite_path": path, **overrides})
     database = request.getfixturevalue("postgres_database")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with _admin_connection(database) as conn:
@@ -79,6 +80,7 @@ def store(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def make_settings(store: str, request: pytest.FixtureRequest, tmp_path: Path):
     def make(**overrides) -> Settings:
+        """Settings for a fresh, empty store (a new SQLite file or PostgreSQL schema)."""
         return settings_for(store, request, tmp_path, **overrides)
 
     return make

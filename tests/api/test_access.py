@@ -1,0 +1,163 @@
+"""Authentication, role permissions and compound/resident scoping."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from tests.world import World
+
+
+def _register(client: TestClient, world: World, who: str, **fields: str) -> str:
+    body = {
+        "compound_id": str(world.compound_id),
+        "source": "self_report" if who.startswith("resident") else "household_visit",
+        "title": "楼道灯不亮",
+        "description": "三楼楼道灯坏了",
+        **fields,
+    }
+    response = client.post("/needs", json=body, headers=world.headers(who))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_every_route_declares_who_may_call_it() -> None:
+    """A route with no permission dependency fails here, so none is left open."""
+    unguarded = []
+    for route in create_app().routes:
+        if not isinstance(route, APIRoute):
+            continue  # the docs and OpenAPI schema
+
+        def actions(dependant) -> set[str]:  # noqa: ANN001
+            found = set()
+            for dep in dependant.dependencies:
+                action = getattr(dep.call, "linli_action", None)
+                if action:
+                    found.add(action)
+                found |= actions(dep)
+            return found
+
+        if not actions(route.dependant):
+            unguarded.append(f"{sorted(route.methods)} {route.path}")
+    assert unguarded == []
+
+
+def test_missing_or_bad_token_is_401(client: TestClient, world: World) -> None:
+    assert client.get("/needs").status_code == 401
+    bad = client.get("/needs", headers={"Authorization": "Bearer linli_nope"})
+    assert bad.status_code == 401
+    assert bad.headers["WWW-Authenticate"] == "Bearer"
+    basic = client.get("/needs", headers={"Authorization": "Basic dXNlcjpwdw=="})
+    assert basic.status_code == 401
+
+
+def test_revoked_token_is_401(client: TestClient, world: World) -> None:
+    token = world.tokens["grid_worker"]
+    assert client.get("/needs", headers=world.headers("grid_worker")).status_code == 200
+    assert world.services.credentials.revoke(token=token) == 1
+    assert client.get("/needs", headers=world.headers("grid_worker")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "body"),
+    [
+        ("resident", "/needs/{need}/accept", {"priority": "low"}),
+        ("grid_worker", "/needs/{need}/assign", {"party_id": "{party}"}),
+        ("supervisor", "/needs/{need}/reject", {"reason": "x"}),
+        ("property_company", "/needs/{need}/supervise", {"text": "x"}),
+        ("admin", "/needs", None),
+        ("resident", "/compounds", {"name": "新小区"}),
+        ("grid_worker", "/parties", None),
+    ],
+)
+def test_a_role_that_may_not_act_gets_403_and_nothing_is_written(
+    client: TestClient, world: World, who: str, path: str, body: dict | None
+) -> None:
+    need = _register(client, world, "grid_worker")
+    path = path.format(need=need)
+    if body:
+        body = {k: v.format(party=world.parties["property_company"]) for k, v in body.items()}
+    before = world.services.app.recorder.max_notification_id()
+    response = client.post(path, json=body or {}, headers=world.headers(who))
+    assert response.status_code == 403, response.text
+    assert world.services.app.recorder.max_notification_id() == before
+
+
+def test_other_compound_is_404_as_if_it_did_not_exist(client: TestClient, world: World) -> None:
+    need = _register(client, world, "grid_worker")
+    position = world.services.app.recorder.max_notification_id()
+    outsider = world.headers("other_staff")
+    assert client.get(f"/needs/{need}", headers=outsider, params={"after": position}).status_code == 404
+    assert client.get(f"/needs/{need}/history", headers=outsider).status_code == 404
+    response = client.post(f"/needs/{need}/accept", json={"priority": "low"}, headers=outsider)
+    assert response.status_code == 404
+    assert client.get("/needs", headers=outsider).json()["items"] == []
+    assert client.get(f"/compounds/{world.compound_id}", headers=outsider).status_code == 404
+    listed = client.get("/compounds", headers=outsider).json()["items"]
+    assert [c["id"] for c in listed] == [str(world.other_compound_id)]
+    # Registering a need in a compound that is not yours names the field.
+    body = {
+        "compound_id": str(world.compound_id),
+        "source": "hotline",
+        "title": "x",
+        "description": "y",
+    }
+    assert client.post("/needs", json=body, headers=outsider).status_code == 422
+
+
+def test_a_resident_sees_only_their_own_needs(client: TestClient, world: World) -> None:
+    mine = _register(client, world, "resident")
+    theirs = _register(client, world, "resident2")
+    by_worker = _register(client, world, "grid_worker")
+    position = world.services.app.recorder.max_notification_id()
+    listed = client.get("/needs", headers=world.headers("resident"), params={"after": position})
+    assert [n["id"] for n in listed.json()["items"]] == [mine]
+    assert client.get(f"/needs/{theirs}", headers=world.headers("resident")).status_code == 404
+    assert client.get(f"/needs/{by_worker}", headers=world.headers("resident")).status_code == 404
+    assert client.get(f"/needs/{mine}", headers=world.headers("resident")).status_code == 200
+    response = client.post(
+        f"/needs/{theirs}/withdraw", json={"reason": "x"}, headers=world.headers("resident")
+    )
+    assert response.status_code == 404
+
+
+def test_a_resident_reports_for_their_own_household(client: TestClient, world: World) -> None:
+    need = _register(client, world, "resident")
+    position = world.services.app.recorder.max_notification_id()
+    view = client.get(f"/needs/{need}", headers=world.headers("resident"), params={"after": position})
+    assert view.json()["household_id"] == str(world.households[0])
+    refused = client.post(
+        "/needs",
+        json={
+            "compound_id": str(world.compound_id),
+            "source": "hotline",
+            "title": "x",
+            "description": "y",
+        },
+        headers=world.headers("resident"),
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"][-1] == "source"
+
+
+def test_party_staff_see_only_needs_assigned_to_their_party(
+    client: TestClient, world: World
+) -> None:
+    assigned = _register(client, world, "grid_worker")
+    other = _register(client, world, "grid_worker")
+    staff = world.headers("staff")
+    client.post(f"/needs/{assigned}/accept", json={"priority": "normal"}, headers=staff)
+    last = client.post(
+        f"/needs/{assigned}/assign",
+        json={"party_id": str(world.parties["property_company"])},
+        headers=staff,
+    ).json()
+    pc = world.headers("property_company")
+    listed = client.get("/needs", headers=pc, params={"after": last["position"]}).json()["items"]
+    assert [n["id"] for n in listed] == [assigned]
+    assert client.get(f"/needs/{other}", headers=pc).status_code == 404
+    # The party branch coordinates: it sees every need of its compound.
+    branch = client.get("/needs", headers=world.headers("party_branch")).json()["items"]
+    assert {n["id"] for n in branch} == {assigned, other}

@@ -1,0 +1,147 @@
+"""The application on each store: races, catching up, and views that equal a replay."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from application.app import Linli
+from domain.errors import IllegalTransition
+from domain.need import Need
+from infrastructure.store import Services, build_services
+from tests.world import World, build_world
+
+
+@pytest.fixture
+def world(services: Services) -> World:
+    return build_world(services)
+
+
+def _need(world: World) -> Need:
+    app = world.services.app
+    recorded = app.register_need(
+        world.actors["grid_worker"],
+        compound_id=world.compound_id,
+        source="household_visit",
+        title="水管漏水",
+        description="地下室水管漏水",
+    )
+    return app.repository.get(recorded.id)
+
+
+def test_two_writers_at_once_exactly_one_wins_and_no_update_is_lost(world: World) -> None:
+    app = world.services.app
+    staff = world.actors["staff"]
+    for _round in range(5):
+        need = _need(world)
+        barrier = threading.Barrier(2)
+        outcomes: list[object] = []
+
+        def accept(priority: str) -> None:
+            barrier.wait()
+            try:
+                outcomes.append(app.accept_need(staff, need.id, priority=priority))
+            except IllegalTransition as error:
+                outcomes.append(error)
+
+        threads = [threading.Thread(target=accept, args=(p,)) for p in ("urgent", "low")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wins = [o for o in outcomes if not isinstance(o, Exception)]
+        losses = [o for o in outcomes if isinstance(o, IllegalTransition)]
+        assert len(wins) == 1 and len(losses) == 1
+        assert losses[0].status == "accepted"
+        stored = app.repository.get(need.id)
+        assert stored.version == 2
+        events = list(app.events.get(need.id))
+        assert [type(e).__name__ for e in events] == ["Registered", "Accepted"]
+        assert stored.priority == events[1].priority
+
+
+def test_concurrent_notes_are_all_kept(world: World) -> None:
+    """Commands still valid on the new state are re-run, not lost."""
+    app = world.services.app
+    need = _need(world)
+    staff = world.actors["staff"]
+    barrier = threading.Barrier(4)
+
+    def note(i: int) -> None:
+        barrier.wait()
+        app.add_need_note(staff, need.id, text=f"进展 {i}")
+
+    threads = [threading.Thread(target=note, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = app.repository.get(need.id)
+    assert stored.notes == 4
+    assert stored.version == 5
+
+
+def _drive(world: World) -> int:
+    app = world.services.app
+    staff = world.actors["staff"]
+    last = 0
+    for i in range(6):
+        need = _need(world)
+        app.accept_need(staff, need.id, priority=("urgent", "normal", "low")[i % 3])
+        if i % 2:
+            app.assign_need(staff, need.id, party_id=world.parties["property_company"])
+            app.acknowledge_need(world.actors["property_company"], need.id)
+            last = app.resolve_need(world.actors["property_company"], need.id, outcome="好了").position
+        else:
+            last = app.reject_need(staff, need.id, reason="重复").position
+    return last
+
+
+def test_views_equal_a_fresh_replay_of_all_events(world: World, make_settings) -> None:
+    last = _drive(world)
+    services = world.services
+    assert services.updater.wait_for(last, 10)
+
+    fresh = build_services(make_settings())
+    try:
+        app: Linli = services.app
+        notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
+        items = [(app.mapper.to_domain_event(n), n.id) for n in notifications]
+        fresh.views.process_batch(items, Tracking(app.name, notifications[-1].id))
+        assert fresh.views.dump_all() == services.views.dump_all()
+        assert len(services.views.dump_all()["need_view"]) == 6
+    finally:
+        fresh.close()
+
+
+def test_views_catch_up_after_a_stop(world: World, make_settings) -> None:
+    services = world.services
+    services.updater.stop()
+    position_before = services.views.position(services.app.name)
+    last = _drive(world)
+    assert services.views.position(services.app.name) == position_before
+
+    # A new process: its updater resumes from the stored tracking position.
+    restarted = build_services(services.settings)
+    try:
+        assert restarted.updater.position == position_before
+        restarted.updater.catch_up()
+        assert restarted.views.position(services.app.name) == last
+        assert len(restarted.views.dump_all()["need_view"]) == 6
+    finally:
+        restarted.close()
+
+
+def test_a_batch_that_does_not_advance_tracking_writes_nothing(world: World) -> None:
+    services = world.services
+    last = _drive(world)
+    assert services.updater.wait_for(last, 10)
+    before = services.views.dump_all()
+    app = services.app
+    notification = app.recorder.select_notifications(start=last, limit=1)[0]
+    event = app.mapper.to_domain_event(notification)
+    with pytest.raises(Exception, match="(?i)tracking|integrity|unique|duplicate"):
+        services.views.process_batch([(event, notification.id)], Tracking(app.name, last))
+    assert services.views.dump_all() == before
