@@ -7,11 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from infrastructure.settings import Settings
-from infrastructure.store import Services, build_services
-
 from api.errors import install_error_handlers
 from api.routers import compounds, health, needs
+from infrastructure.settings import Settings
+from infrastructure.store import Services, build_services
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:

@@ -86,14 +86,14 @@ def _demo(services: Services) -> None:
     from application.demo import seed
 
     services.updater.catch_up()
-    compounds = services.views.compounds(None)
+    compounds = services.views.cases("compound", None)[0]
     if not compounds:
         seed(services.app)
         services.updater.catch_up()
-        compounds = services.views.compounds(None)
+        compounds = services.views.cases("compound", None)[0]
     compound = compounds[0]
     compound_id = UUID(compound["id"])
-    parties = {p["kind"]: UUID(p["id"]) for p in services.views.parties([compound["id"]])}
+    parties = {p["kind"]: UUID(p["id"]) for p in services.views.cases("party", [compound["id"]])[0]}
     household = UUID(compound["households"][0]["id"])
     services.credentials.revoke_issued_by(DEMO_ISSUER)
     table = Table(title=f"Demo tokens for {compound['name']} (valid until the next start)")

@@ -9,11 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.errors import ViewsBehind
 from application.access import PERMISSIONS
 from domain.actor import Actor
 from infrastructure.store import Services
-
-from api.errors import ViewsBehind
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `linli token create`")
 

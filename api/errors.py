@@ -9,7 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from application.app import StaleVersion
-from domain.errors import Conflict, IllegalTransition, InvalidValue, NotFound, NotPermitted
+from domain.errors import (
+    Conflict,
+    IllegalTransition,
+    InvalidValue,
+    NotFound,
+    NotPermitted,
+)
 
 log = logging.getLogger(__name__)
 

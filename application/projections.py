@@ -1,68 +1,19 @@
-"""What the read side makes of each event: case rows and audit-trail entries.
-
-Pure functions of the events, shared by every store's view tables, so that a
-view and a fresh replay of the events can only agree.
-"""
+"""How needs, compounds and parties appear on the read side."""
 
 from __future__ import annotations
 
-from dataclasses import fields
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
-from uuid import UUID
 
-from domain.actor import ROLE_LABELS_ZH
+from application.readmodel import CaseType, Row, plain, register_case_type, utc_text
 from domain.compound import Compound
-from domain.need import STATUS_LABELS_ZH, Need, NeedStatus
+from domain.need import Need, NeedStatus
 from domain.party import PARTY_KIND_LABELS_ZH, Party
-
-Row = dict[str, Any]
-
-# Aggregate topics' case types, by the event's module-level owner class.
-CASE_TYPES: dict[type, str] = {Need: "need", Compound: "compound", Party: "party"}
-
-_ROLE_ZH = {str(role): label for role, label in ROLE_LABELS_ZH.items()}
-_COMMON = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-
-
-def utc_text(moment: datetime | None) -> str | None:
-    """A fixed-width UTC timestamp, so that text order is time order in every store."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-def plain(value: Any) -> Any:
-    """An event attribute as JSON-ready data."""
-    if isinstance(value, datetime):
-        return utc_text(value)
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    return value
-
-
-def event_data(event: Any) -> Row:
-    return {f.name: plain(getattr(event, f.name)) for f in fields(event) if f.name not in _COMMON}
-
-
-def case_type_of(event: Any) -> str | None:
-    for cls, name in CASE_TYPES.items():
-        if isinstance(event, cls.Event):
-            return name
-    return None
-
 
 # ----- the need's case row ---------------------------------------------------
 
 
-def need_row(row: Row | None, event: Need.Event, position: int) -> Row:
+def need_row(row: Row | None, event: Any, position: int) -> Row:
     """The need's view row after ``event`` (``row`` is None before registration)."""
     at = utc_text(event.timestamp)
     if isinstance(event, Need.Registered):
@@ -108,6 +59,8 @@ def need_row(row: Row | None, event: Need.Event, position: int) -> Row:
             "notes": 0,
             "supervision_notices": 0,
             "consultation_id": None,
+            "consultation_outcome": None,
+            "consultation_resolution": None,
         }
     else:
         assert row is not None, f"no row for {event.originator_id}"
@@ -184,6 +137,19 @@ def _counter(column: str) -> Any:
     return change
 
 
+def _escalated(row: Row, e: Any, at: str) -> None:
+    row.update(status="escalated", consultation_id=str(e.consultation_id), escalated_at=at)
+
+
+def _returned(row: Row, e: Any, at: str) -> None:
+    row.update(
+        status="assigned",
+        consultation_outcome=e.outcome,
+        consultation_resolution=e.resolution,
+        returned_at=at,
+    )
+
+
 def _extended(row: Row, e: Any, at: str) -> None:
     row["resolve_due"] = utc_text(e.resolve_due)
     row["extensions"] += 1
@@ -203,6 +169,8 @@ _NEED_CHANGES = {
     "NoteAdded": _counter("notes"),
     "DeadlineExtended": _extended,
     "SupervisionNoticeIssued": _counter("supervision_notices"),
+    "Escalated": _escalated,
+    "ReturnedFromConsultation": _returned,
 }
 
 
@@ -219,10 +187,12 @@ def is_overdue(row: Row, now: datetime) -> bool:
 # ----- compounds and parties ------------------------------------------------------
 
 
-def compound_row(row: Row | None, event: Compound.Event, position: int) -> Row:
+def compound_row(row: Row | None, event: Any, position: int) -> Row:
     if isinstance(event, Compound.Registered):
         row = {
             "id": str(event.originator_id),
+            "compound_id": str(event.originator_id),
+            "status": "registered",
             "name": event.name,
             "community": event.community,
             "address": event.address,
@@ -249,10 +219,11 @@ def compound_row(row: Row | None, event: Compound.Event, position: int) -> Row:
     return row
 
 
-def party_row(event: Party.Registered, position: int) -> Row:
+def party_row(row: Row | None, event: Any, position: int) -> Row:
     return {
         "id": str(event.originator_id),
         "compound_id": str(event.compound_id),
+        "status": "registered",
         "kind": event.kind,
         "kind_zh": PARTY_KIND_LABELS_ZH[event.kind],
         "name": event.name,
@@ -262,94 +233,67 @@ def party_row(event: Party.Registered, position: int) -> Row:
     }
 
 
-# ----- the audit trail ------------------------------------------------------------
-
-
-def history_entry(event: Any, position: int) -> Row:
-    """One line of a case's audit trail, with summaries in zh-CN and English."""
-    data = event_data(event)
-    name = type(event).__name__
-    zh, en = _summaries(name, data)
-    role = data.pop("actor_role")
-    actor = data.pop("actor_id")
-    return {
-        "case_id": str(event.originator_id),
-        "case_type": case_type_of(event),
-        "position": position,
-        "version": event.originator_version,
-        "event_type": name,
-        "actor_id": actor,
-        "actor_role": role,
-        "actor_role_zh": _ROLE_ZH.get(role, role),
-        "occurred_at": utc_text(event.timestamp),
-        "reason": data.get("reason"),
-        "summary_zh": zh,
-        "summary_en": en,
-        "data": data,
-    }
-
-
-def _summaries(name: str, d: Row) -> tuple[str, str]:
-    status = {s.value: label for s, label in STATUS_LABELS_ZH.items()}
-    templates: dict[str, tuple[str, str]] = {
-        "Registered": (
-            "登记：{title}（来源 {source}，类别 {category}）"
-            if "title" in d
-            else "登记：{name}",
-            "registered: {title} (source {source}, category {category})"
-            if "title" in d
-            else "registered: {name}",
+register_case_type(
+    CaseType("need", Need, need_row),
+    {
+        "Need.Registered": (
+            "登记：{title}（来源 {source}，类别 {category}）",
+            "registered: {title} (source {source}, category {category})",
         ),
-        "Accepted": (
-            "受理：类别 {category}，优先级 {priority}，响应时限 {respond_due}，办结时限 {resolve_due}",
+        "Need.Accepted": (
+            "受理：类别 {category}，优先级 {priority}，响应时限 {respond_due}，"
+            "办结时限 {resolve_due}",
             "accepted: category {category}, priority {priority}, respond by {respond_due}, "
             "resolve by {resolve_due}",
         ),
-        "Assigned": ("派单给 {party_role} {party_id}", "assigned to {party_role} {party_id}"),
-        "Acknowledged": (
+        "Need.Assigned": (
+            "派单给 {party_role} {party_id}（服务清单 {commitment_id} 第 {commitment_item_no} 项）",
+            "assigned to {party_role} {party_id} (service list {commitment_id} "
+            "item {commitment_item_no})",
+        ),
+        "Need.Acknowledged": (
             "责任方已响应（{within_zh}）",
             "acknowledged by the assigned party ({within_en})",
         ),
-        "Resolved": (
-            "办结（{within_zh}）：{outcome}",
-            "resolved ({within_en}): {outcome}",
+        "Need.Resolved": ("办结（{within_zh}）：{outcome}", "resolved ({within_en}): {outcome}"),
+        "Need.Evaluated": ("评价：{evaluation_zh}{comment_zh}", "evaluated: {evaluation}{comment_en}"),
+        "Need.Closed": ("工作人员归档：{reason}", "closed by staff: {reason}"),
+        "Need.Rejected": ("不予受理：{reason}", "rejected: {reason}"),
+        "Need.Merged": (
+            "合并到诉求 {into_need_id}：{reason}",
+            "merged into need {into_need_id}: {reason}",
         ),
-        "Evaluated": ("评价：{evaluation_zh}", "evaluated: {evaluation}"),
-        "Closed": ("工作人员归档：{reason}", "closed by staff: {reason}"),
-        "Rejected": ("不予受理：{reason}", "rejected: {reason}"),
-        "Merged": ("合并到诉求 {into_need_id}：{reason}", "merged into need {into_need_id}: {reason}"),
-        "Transferred": ("转办至 {to_body}：{reason}", "transferred to {to_body}: {reason}"),
-        "Withdrawn": ("撤回：{reason}", "withdrawn: {reason}"),
-        "NoteAdded": ("进展记录：{text}", "progress note: {text}"),
-        "DeadlineExtended": (
+        "Need.Transferred": ("转办至 {to_body}：{reason}", "transferred to {to_body}: {reason}"),
+        "Need.Withdrawn": ("撤回：{reason}", "withdrawn: {reason}"),
+        "Need.NoteAdded": ("进展记录：{text}", "progress note: {text}"),
+        "Need.DeadlineExtended": (
             "办结时限由 {previous_due} 延长至 {resolve_due}：{reason}",
             "resolution deadline extended from {previous_due} to {resolve_due}: {reason}",
         ),
-        "SupervisionNoticeIssued": ("督办：{text}", "supervision notice: {text}"),
-        "BuildingAdded": ("新增楼栋 {name}", "building added: {name}"),
-        "HouseholdAdded": (
+        "Need.SupervisionNoticeIssued": ("督办：{text}", "supervision notice: {text}"),
+        "Need.Escalated": (
+            "提交协商议事 {consultation_id}",
+            "escalated to consultation {consultation_id}",
+        ),
+        "Need.ReturnedFromConsultation": (
+            "协商议事 {consultation_id} 结束（{outcome}），回到责任方办理：{resolution}",
+            "consultation {consultation_id} concluded ({outcome}); back to the assigned party: "
+            "{resolution}",
+        ),
+    },
+)
+register_case_type(
+    CaseType("compound", Compound, compound_row),
+    {
+        "Compound.Registered": ("登记小区：{name}", "compound registered: {name}"),
+        "Compound.BuildingAdded": ("新增楼栋 {name}", "building added: {name}"),
+        "Compound.HouseholdAdded": (
             "新增住户 {number}（专有面积 {exclusive_area} m²）",
             "household added: {number} ({exclusive_area} m²)",
         ),
-    }
-    zh_template, en_template = templates.get(name, (name, name))
-    within = d.get("within_limit")
-    evaluation_zh = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
-    values = {
-        **d,
-        "within_zh": "在时限内" if within else "超时",
-        "within_en": "within the limit" if within else "late",
-        "evaluation_zh": evaluation_zh.get(d.get("evaluation", ""), ""),
-        "status_zh": status.get(d.get("status", ""), ""),
-    }
-    if name == "Evaluated" and d.get("comment"):
-        return (
-            zh_template.format_map(values) + f"：{d['comment']}",
-            en_template.format_map(values) + f": {d['comment']}",
-        )
-    return zh_template.format_map(_Missing(values)), en_template.format_map(_Missing(values))
-
-
-class _Missing(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "-"
+    },
+)
+register_case_type(
+    CaseType("party", Party, party_row),
+    {"Party.Registered": ("登记责任主体：{name}（{kind}）", "party registered: {name} ({kind})")},
+)

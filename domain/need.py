@@ -161,6 +161,8 @@ class Need(Aggregate):
             need.evaluation = None
             need.redo_count = 0
             need.consultation_id = None
+            need.consultation_outcome = None
+            need.consultation_resolution = None
             need.extensions = 0
             need.notes = 0
             need.supervision_notices = 0
@@ -277,6 +279,23 @@ class Need(Aggregate):
         def apply(self, need: Need) -> None:
             need.resolve_due = self.resolve_due
             need.extensions += 1
+
+    class Escalated(Event):
+        consultation_id: UUID
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.ESCALATED
+            need.consultation_id = self.consultation_id
+
+    class ReturnedFromConsultation(Event):
+        consultation_id: UUID
+        outcome: str
+        resolution: str | None
+
+        def apply(self, need: Need) -> None:
+            need.status = NeedStatus.ASSIGNED
+            need.consultation_outcome = self.outcome
+            need.consultation_resolution = self.resolution
 
     class SupervisionNoticeIssued(Event):
         text: str
@@ -557,6 +576,34 @@ class Need(Aggregate):
             previous_due=self.resolve_due,
             resolve_due=resolve_due,
             reason=reason,
+        )
+
+    def escalate(self, *, by: Actor, consultation_id: UUID, now: datetime | None = None) -> None:
+        """Refer the need to a consultation (协商议事) because the parties disagree."""
+        self._check("escalate")
+        self._trigger(self.Escalated, by, now, consultation_id=consultation_id)
+
+    def return_from_consultation(
+        self,
+        *,
+        by: Actor,
+        consultation_id: UUID,
+        outcome: str,
+        resolution: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """The consultation concluded: the need goes back to its assigned party."""
+        if self.status != NeedStatus.ESCALATED:
+            raise IllegalTransition("return from consultation", self.status, self.allowed_commands)
+        if consultation_id != self.consultation_id:
+            raise InvalidValue("consultation_id", "the need was escalated to another consultation")
+        self._trigger(
+            self.ReturnedFromConsultation,
+            by,
+            now,
+            consultation_id=consultation_id,
+            outcome=required_text("outcome", outcome, 50),
+            resolution=optional_text("resolution", resolution, 5000),
         )
 
     def supervise(self, *, by: Actor, text: str, now: datetime | None = None) -> None:

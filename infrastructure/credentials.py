@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from application.projections import utc_text
+from application.readmodel import utc_text
 from domain.actor import PARTY_ROLES, Actor, Role
 from infrastructure.views import LinliViews
 

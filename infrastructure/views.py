@@ -20,18 +20,8 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from application.projections import (
-    Row,
-    case_type_of,
-    compound_row,
-    history_entry,
-    need_row,
-    party_row,
-    utc_text,
-)
-from domain.compound import Compound
-from domain.need import Need
-from domain.party import Party
+import application.projections  # noqa: F401 - registers the case types
+from application.readmodel import Row, case_type_of, history_entry, utc_text
 
 OPEN_WITH_DEADLINES = ("accepted", "assigned", "in_progress", "escalated")
 
@@ -48,8 +38,11 @@ NEED_COLUMNS = (
     "respond_due",
     "resolve_due",
     "responded_at",
+    "commitment_id",
+    "consultation_id",
     "registered_position",
 )
+TABLES = ("need_view", "case_view", "case_history", "credentials")
 
 
 class LinliViews:
@@ -64,10 +57,7 @@ class LinliViews:
 
     def sql(self, text: str) -> str:
         """Write ``{table}`` for tables and ``?`` for parameters."""
-        tables = {
-            name: self.table(name)
-            for name in ("need_view", "case_history", "compound_view", "party_view", "credentials")
-        }
+        tables = {name: self.table(name) for name in TABLES}
         text = text.format(**tables)
         return text.replace("?", self.placeholder) if self.placeholder != "?" else text
 
@@ -78,8 +68,8 @@ class LinliViews:
             "id TEXT PRIMARY KEY, compound_id TEXT NOT NULL, status TEXT NOT NULL, "
             "category TEXT NOT NULL, priority TEXT, assigned_party_id TEXT, "
             "reporter_id TEXT NOT NULL, reported_at TEXT NOT NULL, respond_due TEXT, "
-            f"resolve_due TEXT, responded_at TEXT, registered_position {b} NOT NULL, "
-            "doc TEXT NOT NULL)",
+            "resolve_due TEXT, responded_at TEXT, commitment_id TEXT, consultation_id TEXT, "
+            f"registered_position {b} NOT NULL, doc TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS need_view_compound "
             "ON {need_view} (compound_id, registered_position)",
             "CREATE INDEX IF NOT EXISTS need_view_position ON {need_view} (registered_position)",
@@ -90,9 +80,12 @@ class LinliViews:
             "CREATE TABLE IF NOT EXISTS {case_history} ("
             f"case_id TEXT NOT NULL, position {b} NOT NULL, case_type TEXT NOT NULL, "
             "doc TEXT NOT NULL, PRIMARY KEY (case_id, position))",
-            "CREATE TABLE IF NOT EXISTS {compound_view} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS {party_view} ("
-            "id TEXT PRIMARY KEY, compound_id TEXT NOT NULL, doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS need_view_commitment ON {need_view} (commitment_id)",
+            "CREATE TABLE IF NOT EXISTS {case_view} ("
+            "id TEXT PRIMARY KEY, case_type TEXT NOT NULL, compound_id TEXT, status TEXT, "
+            f"first_position {b} NOT NULL, doc TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS case_view_type "
+            "ON {case_view} (case_type, compound_id, first_position)",
             "CREATE TABLE IF NOT EXISTS {credentials} ("
             "token_hash TEXT PRIMARY KEY, actor_id TEXT NOT NULL, role TEXT NOT NULL, "
             "doc TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
@@ -118,26 +111,27 @@ class LinliViews:
     def process_batch(self, items: Sequence[tuple[Any, int]], tracking: Tracking) -> None:
         """Apply events (with their log positions) and record ``tracking``, atomically."""
         with self.writing() as c:
-            need_ids = [str(e.originator_id) for e, _ in items if isinstance(e, Need.Event)]
-            compound_ids = [
-                str(e.originator_id) for e, _ in items if isinstance(e, Compound.Event)
-            ]
+            typed = [(event, position, case_type_of(event)) for event, position in items]
+            need_ids = [str(e.originator_id) for e, _, t in typed if t and t.name == "need"]
+            case_ids = [str(e.originator_id) for e, _, t in typed if t and t.name != "need"]
             needs = self._docs(c, "need_view", need_ids)
-            compounds = self._docs(c, "compound_view", compound_ids)
-            parties: dict[str, Row] = {}
+            cases = self._docs(c, "case_view", case_ids)
             history: list[tuple[str, int, str, str]] = []
-            for event, position in items:
+            for event, position, case_type in typed:
+                if case_type is None:
+                    continue
                 key = str(event.originator_id)
-                if isinstance(event, Need.Event):
-                    needs[key] = need_row(needs.get(key), event, position)
-                elif isinstance(event, Compound.Event):
-                    compounds[key] = compound_row(compounds.get(key), event, position)
-                elif isinstance(event, Party.Registered):
-                    parties[key] = party_row(event, position)
-                entry = history_entry(event, position)
-                if entry["case_type"] is not None:
-                    history.append((key, position, entry["case_type"], _dump(entry)))
-            self._write(c, needs, compounds, parties, history)
+                rows = needs if case_type.name == "need" else cases
+                previous = rows.get(key)
+                row = case_type.project(previous, event, position)
+                row.setdefault("case_type", case_type.name)
+                row["first_position"] = previous["first_position"] if previous else position
+                rows[key] = row
+                entry = _dump(history_entry(event, position, case_type.name))
+                history.append((key, position, case_type.name, entry))
+                for other in case_type.related(event, row):
+                    history.append((other, position, case_type.name, entry))
+            self._write(c, needs, cases, history)
             self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
 
     def _docs(self, c: Any, table: str, ids: list[str]) -> dict[str, Row]:
@@ -155,8 +149,7 @@ class LinliViews:
         self,
         c: Any,
         needs: dict[str, Row],
-        compounds: dict[str, Row],
-        parties: dict[str, Row],
+        cases: dict[str, Row],
         history: list[tuple[str, int, str, str]],
     ) -> None:
         if needs:
@@ -170,21 +163,25 @@ class LinliViews:
                 ),
                 [(*(row[col] for col in NEED_COLUMNS), _dump(row)) for row in needs.values()],
             )
-        if compounds:
+        if cases:
             c.executemany(
                 self.sql(
-                    "INSERT INTO {compound_view} (id, doc) VALUES (?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc"
+                    "INSERT INTO {case_view} (id, case_type, compound_id, status, first_position, "
+                    "doc) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "compound_id = excluded.compound_id, status = excluded.status, "
+                    "doc = excluded.doc"
                 ),
-                [(key, _dump(row)) for key, row in compounds.items()],
-            )
-        if parties:
-            c.executemany(
-                self.sql(
-                    "INSERT INTO {party_view} (id, compound_id, doc) VALUES (?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc"
-                ),
-                [(key, row["compound_id"], _dump(row)) for key, row in parties.items()],
+                [
+                    (
+                        key,
+                        row["case_type"],
+                        row.get("compound_id"),
+                        row.get("status"),
+                        row["first_position"],
+                        _dump(row),
+                    )
+                    for key, row in cases.items()
+                ],
             )
         if history:
             c.executemany(
@@ -281,41 +278,56 @@ class LinliViews:
             )
             return [json.loads(r["doc"]) for r in c.fetchall()]
 
-    def compound(self, compound_id: str) -> Row | None:
+    def case(self, case_type: str, case_id: str) -> Row | None:
         with self.reading() as c:
-            c.execute(self.sql("SELECT doc FROM {compound_view} WHERE id = ?"), [compound_id])
+            c.execute(
+                self.sql("SELECT doc FROM {case_view} WHERE id = ? AND case_type = ?"),
+                [case_id, case_type],
+            )
             row = c.fetchone()
         return json.loads(row["doc"]) if row else None
 
-    def compounds(self, compound_ids: list[str] | None) -> list[Row]:
+    def cases(
+        self,
+        case_type: str,
+        compound_ids: list[str] | None,
+        *,
+        status: list[str] | None = None,
+        limit: int = 1000,
+        cursor: int | None = None,
+    ) -> tuple[list[Row], int | None]:
+        """A page of one type's cases, oldest first, and the next page's cursor."""
+        where = ["case_type = ?"]
+        params: list[Any] = [case_type]
+        for column, values in (("compound_id", compound_ids), ("status", status)):
+            if values is not None:
+                if not values:
+                    return [], None
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        if cursor is not None:
+            where.append("first_position > ?")
+            params.append(cursor)
+        params.append(limit + 1)
         with self.reading() as c:
-            if compound_ids is None:
-                c.execute(self.sql("SELECT doc FROM {compound_view}"))
-            elif not compound_ids:
-                return []
-            else:
-                marks = ",".join("?" * len(compound_ids))
-                c.execute(
-                    self.sql(f"SELECT doc FROM {{compound_view}} WHERE id IN ({marks})"),
-                    compound_ids,
-                )
+            c.execute(
+                self.sql(
+                    f"SELECT doc FROM {{case_view}} WHERE {' AND '.join(where)} "
+                    "ORDER BY first_position LIMIT ?"
+                ),
+                params,
+            )
             rows = [json.loads(r["doc"]) for r in c.fetchall()]
-        return sorted(rows, key=lambda r: r["position"])
+        next_cursor = rows[limit - 1]["first_position"] if len(rows) > limit else None
+        return rows[:limit], next_cursor
 
-    def parties(self, compound_ids: list[str] | None) -> list[Row]:
+    def needs_citing(self, commitment_id: str) -> list[Row]:
+        """Needs assigned under an item of a service commitment."""
         with self.reading() as c:
-            if compound_ids is None:
-                c.execute(self.sql("SELECT doc FROM {party_view}"))
-            elif not compound_ids:
-                return []
-            else:
-                marks = ",".join("?" * len(compound_ids))
-                c.execute(
-                    self.sql(f"SELECT doc FROM {{party_view}} WHERE compound_id IN ({marks})"),
-                    compound_ids,
-                )
-            rows = [json.loads(r["doc"]) for r in c.fetchall()]
-        return sorted(rows, key=lambda r: r["position"])
+            c.execute(
+                self.sql("SELECT doc FROM {need_view} WHERE commitment_id = ?"), [commitment_id]
+            )
+            return [json.loads(r["doc"]) for r in c.fetchall()]
 
     def dump_all(self) -> dict[str, list[Row]]:
         """Every view row, in a stable order, to compare a view with a replay."""
@@ -323,8 +335,7 @@ class LinliViews:
         with self.reading() as c:
             for table, order in (
                 ("need_view", "id"),
-                ("compound_view", "id"),
-                ("party_view", "id"),
+                ("case_view", "id"),
                 ("case_history", "case_id, position"),
             ):
                 c.execute(self.sql(f"SELECT doc FROM {{{table}}} ORDER BY {order}"))

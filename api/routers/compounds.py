@@ -7,13 +7,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
-from application.access import ensure_compound_visible
-from domain.actor import Actor
-from domain.errors import NotFound
-
 from api import schemas as s
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
 from api.routers.needs import After
+from application.access import ensure_compound_visible
+from domain.actor import Actor
+from domain.errors import NotFound
 
 router = APIRouter(tags=["compounds and parties"])
 
@@ -67,7 +66,7 @@ def list_compounds(
     after: After = None,
 ) -> dict[str, Any]:
     wait_for_views(services, after)
-    return {"items": services.views.compounds(_scope(actor))}
+    return {"items": services.views.cases("compound", _scope(actor))[0]}
 
 
 @router.get("/compounds/{compound_id}")
@@ -79,7 +78,7 @@ def get_compound(
 ) -> dict[str, Any]:
     wait_for_views(services, after)
     ensure_compound_visible(actor, compound_id)
-    row = services.views.compound(str(compound_id))
+    row = services.views.case("compound", str(compound_id))
     if row is None:
         raise NotFound("compound not found")
     return row
@@ -106,4 +105,4 @@ def list_parties(
     scope = _scope(actor)
     if compound_id is not None:
         scope = [str(compound_id)] if scope is None or str(compound_id) in scope else []
-    return {"items": services.views.parties(scope)}
+    return {"items": services.views.cases("party", scope)[0]}

@@ -9,15 +9,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 
+from api import schemas as s
+from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
 from application.access import can_see_need, need_scope
-from application.projections import is_overdue, utc_text
+from application.projections import is_overdue
+from application.readmodel import utc_text
 from domain.actor import Actor
 from domain.errors import NotFound
 from domain.need import STATUS_LABELS_ZH, NeedStatus, allowed_commands
 from infrastructure.store import Services
-
-from api import schemas as s
-from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
 
 router = APIRouter(prefix="/needs", tags=["needs"])
 
