@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import compounds, health, needs
+from api.routers import commitments, compounds, consultations, health, needs
 from infrastructure.settings import Settings
 from infrastructure.store import Services, build_services
 
@@ -40,4 +40,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(health.router)
     app.include_router(compounds.router)
     app.include_router(needs.router)
+    app.include_router(commitments.router)
+    app.include_router(consultations.router)
     return app

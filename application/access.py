@@ -82,3 +82,11 @@ def need_scope(actor: Actor) -> dict[str, object]:
     elif actor.role not in _SEES_ALL_NEEDS:
         scope["assigned_party_id"] = actor.party_id
     return scope
+
+
+def register_permissions(permissions: dict[str, frozenset[Role]]) -> None:
+    """Each aggregate's application module adds the actions it defines."""
+    for action, roles in permissions.items():
+        if PERMISSIONS.get(action, roles) != roles:
+            raise ValueError(f"permission {action!r} registered twice with other roles")
+        PERMISSIONS[action] = roles

@@ -297,3 +297,7 @@ register_case_type(
     CaseType("party", Party, party_row),
     {"Party.Registered": ("登记责任主体：{name}（{kind}）", "party registered: {name} ({kind})")},
 )
+
+# The other aggregates' read-side registrations live beside their commands.
+import application.commitment_views  # noqa: E402, F401
+import application.consultation_views  # noqa: E402, F401

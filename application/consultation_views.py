@@ -1,0 +1,1 @@
+"""How consultations appear on the read side (registered case type and summaries)."""
