@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import commitments, compounds, consultations, health, needs
+from api.metrics import install_metrics
+from api.security import install_security_headers
+from api.routers import commitments, compounds, consultations, health, needs, stats, visits
 from infrastructure.settings import Settings
 from infrastructure.store import Services, build_services
 
@@ -37,9 +39,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.state.metrics = install_metrics(app)
+    install_security_headers(app)
     app.include_router(health.router)
     app.include_router(compounds.router)
     app.include_router(needs.router)
     app.include_router(commitments.router)
     app.include_router(consultations.router)
+    app.include_router(visits.router)
+    app.include_router(stats.router)
     return app

@@ -61,12 +61,19 @@ def ensure_compound_visible(actor: Actor, compound_id: UUID, what: str = "compou
 
 
 def can_see_need(
-    actor: Actor, compound_id: UUID, reporter_id: str, assigned_party_id: UUID | None
+    actor: Actor,
+    compound_id: UUID,
+    reporter_id: str,
+    assigned_party_id: UUID | None,
+    household_id: UUID | None = None,
 ) -> bool:
+    """Residents see what they reported and what was collected from their household."""
     if actor.role == R.ADMIN or not actor.covers(compound_id):
         return False
     if actor.role == R.RESIDENT:
-        return reporter_id == actor.id
+        return reporter_id == actor.id or (
+            household_id is not None and household_id == actor.household_id
+        )
     if actor.role in _SEES_ALL_NEEDS:
         return True
     return actor.party_id is not None and actor.party_id == assigned_party_id
@@ -79,6 +86,7 @@ def need_scope(actor: Actor) -> dict[str, object]:
         scope["compound_ids"] = sorted(actor.compound_ids, key=str)
     if actor.role == R.RESIDENT:
         scope["reporter_id"] = actor.id
+        scope["household_id"] = None if actor.household_id is None else str(actor.household_id)
     elif actor.role not in _SEES_ALL_NEEDS:
         scope["assigned_party_id"] = actor.party_id
     return scope

@@ -11,10 +11,13 @@ from application.commitments import CommitmentCommands
 from application.compounds import CompoundCommands
 from application.consultations import ConsultationCommands
 from application.needs import NeedCommands
+from application.visits import VisitCommands
 
 __all__ = ["ConcurrentChange", "Linli", "Recorded", "StaleVersion"]
 
 
-class Linli(NeedCommands, CompoundCommands, CommitmentCommands, ConsultationCommands):
+class Linli(
+    NeedCommands, CompoundCommands, VisitCommands, CommitmentCommands, ConsultationCommands
+):
     name = "Linli"
     snapshotting_intervals: ClassVar[dict[Any, int]] = {**COMMITMENT_SNAPSHOTTING}

@@ -54,7 +54,9 @@ class NeedCommands(LinliBase):
     def get_need(self, by: Actor, need_id: UUID) -> Need:
         authorize(by, "need.read")
         need = self._load(Need, need_id, "need")
-        if not can_see_need(by, need.compound_id, need.reporter_id, need.assigned_party_id):
+        if not can_see_need(
+                by, need.compound_id, need.reporter_id, need.assigned_party_id, need.household_id
+            ):
             raise NotFound("need not found")
         return need
 
@@ -69,7 +71,9 @@ class NeedCommands(LinliBase):
         authorize(by, action)
 
         def checked(need: Need) -> None:
-            if not can_see_need(by, need.compound_id, need.reporter_id, need.assigned_party_id):
+            if not can_see_need(
+                by, need.compound_id, need.reporter_id, need.assigned_party_id, need.household_id
+            ):
                 raise NotFound("need not found")
             change(need)
 

@@ -9,6 +9,7 @@ from application.readmodel import CaseType, Row, plain, register_case_type, utc_
 from domain.compound import Compound
 from domain.need import Need, NeedStatus
 from domain.party import PARTY_KIND_LABELS_ZH, Party
+from domain.visit import HouseholdVisit
 
 # ----- the need's case row ---------------------------------------------------
 
@@ -296,6 +297,35 @@ register_case_type(
 register_case_type(
     CaseType("party", Party, party_row),
     {"Party.Registered": ("登记责任主体：{name}（{kind}）", "party registered: {name} ({kind})")},
+)
+
+def visit_row(row: Row | None, event: Any, position: int) -> Row:
+    return {
+        "id": str(event.originator_id),
+        "compound_id": str(event.compound_id),
+        "status": "recorded",
+        "building_id": str(event.building_id),
+        "household_id": str(event.household_id),
+        "visited_at": utc_text(event.visited_at),
+        "visited_on": event.visited_on,
+        "period": event.visited_on[:7],
+        "notes": event.notes,
+        "need_ids": [str(n) for n in event.need_ids],
+        "visitor_id": event.actor_id,
+        "visitor_role": event.actor_role,
+        "version": event.originator_version,
+        "position": position,
+    }
+
+
+register_case_type(
+    CaseType("visit", HouseholdVisit, visit_row),
+    {
+        "HouseholdVisit.Recorded": (
+            "入户走访 {visited_on}：{notes}",
+            "household visited on {visited_on}: {notes}",
+        )
+    },
 )
 
 # The other aggregates' read-side registrations live beside their commands.

@@ -434,11 +434,7 @@ class Need(Aggregate):
     ) -> None:
         self._check("evaluate")
         _choice("evaluation", evaluation, EVALUATIONS)
-        on_behalf = by.id != self.reporter_id
-        if on_behalf and by.role not in (Role.COMMUNITY_STAFF, Role.GRID_WORKER):
-            raise NotPermitted(
-                "only the reporter, or community staff or a grid worker on their behalf, evaluates"
-            )
+        on_behalf = self._on_behalf_of_reporter(by, "evaluates")
         if evaluation == "unsatisfied":
             comment = required_text("comment", comment, 2000)
         else:
@@ -508,11 +504,7 @@ class Need(Aggregate):
 
     def withdraw(self, *, by: Actor, reason: str, now: datetime | None = None) -> None:
         self._check("withdraw")
-        on_behalf = by.id != self.reporter_id
-        if on_behalf and by.role not in (Role.COMMUNITY_STAFF, Role.GRID_WORKER):
-            raise NotPermitted(
-                "only the reporter, or community staff or a grid worker on their behalf, withdraws"
-            )
+        on_behalf = self._on_behalf_of_reporter(by, "withdraws")
         self._trigger(
             self.Withdrawn,
             by,
@@ -558,8 +550,10 @@ class Need(Aggregate):
         if (resolve_due is None) == (working_days is None):
             raise InvalidValue("resolve_due", "give either resolve_due or working_days")
         if working_days is not None:
-            if not 1 <= working_days <= 60 or policy is None:
+            if not 1 <= working_days <= 60:
                 raise InvalidValue("working_days", "must be between 1 and 60")
+            if policy is None:
+                raise ValueError("extending by working days needs the deadline policy")
             resolve_due = policy.calendar.add_working_days(self.resolve_due, working_days)
         assert resolve_due is not None
         if resolve_due.tzinfo is None:
@@ -631,6 +625,24 @@ class Need(Aggregate):
     def _check(self, command: str) -> None:
         if self.status not in TRANSITIONS[command]:
             raise IllegalTransition(command, self.status, self.allowed_commands)
+
+    def speaks_for_reporter(self, by: Actor) -> bool:
+        """The reporter, or the resident of the household a need was collected from."""
+        if by.role == Role.RESIDENT and self.household_id is not None:
+            if by.household_id == self.household_id:
+                return True
+        return by.id == self.reporter_id and (
+            by.role == Role.RESIDENT or self.household_id is None
+        )
+
+    def _on_behalf_of_reporter(self, by: Actor, verb: str) -> bool:
+        if self.speaks_for_reporter(by):
+            return False
+        if by.role not in (Role.COMMUNITY_STAFF, Role.GRID_WORKER):
+            raise NotPermitted(
+                f"only the reporter, or community staff or a grid worker on their behalf, {verb}"
+            )
+        return True
 
     def _check_assigned_party(self, by: Actor, command: str) -> None:
         if not by.is_party_staff or by.party_id != self.assigned_party_id:

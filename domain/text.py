@@ -6,7 +6,7 @@ import unicodedata
 
 from domain.errors import InvalidValue
 
-_ALLOWED_CONTROLS = {"\n", "\t"}
+_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 
 
 def required_text(field: str, value: str | None, max_length: int) -> str:

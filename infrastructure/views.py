@@ -34,6 +34,7 @@ NEED_COLUMNS = (
     "priority",
     "assigned_party_id",
     "reporter_id",
+    "household_id",
     "reported_at",
     "respond_due",
     "resolve_due",
@@ -67,7 +68,8 @@ class LinliViews:
             "CREATE TABLE IF NOT EXISTS {need_view} ("
             "id TEXT PRIMARY KEY, compound_id TEXT NOT NULL, status TEXT NOT NULL, "
             "category TEXT NOT NULL, priority TEXT, assigned_party_id TEXT, "
-            "reporter_id TEXT NOT NULL, reported_at TEXT NOT NULL, respond_due TEXT, "
+            "reporter_id TEXT NOT NULL, household_id TEXT, reported_at TEXT NOT NULL, "
+            "respond_due TEXT, "
             "resolve_due TEXT, responded_at TEXT, commitment_id TEXT, consultation_id TEXT, "
             f"registered_position {b} NOT NULL, doc TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS need_view_compound "
@@ -77,15 +79,18 @@ class LinliViews:
             "ON {need_view} (assigned_party_id, registered_position)",
             "CREATE INDEX IF NOT EXISTS need_view_reporter "
             "ON {need_view} (reporter_id, registered_position)",
+            "CREATE INDEX IF NOT EXISTS need_view_household "
+            "ON {need_view} (household_id, registered_position)",
             "CREATE TABLE IF NOT EXISTS {case_history} ("
             f"case_id TEXT NOT NULL, position {b} NOT NULL, case_type TEXT NOT NULL, "
             "doc TEXT NOT NULL, PRIMARY KEY (case_id, position))",
             "CREATE INDEX IF NOT EXISTS need_view_commitment ON {need_view} (commitment_id)",
             "CREATE TABLE IF NOT EXISTS {case_view} ("
             "id TEXT PRIMARY KEY, case_type TEXT NOT NULL, compound_id TEXT, status TEXT, "
-            f"first_position {b} NOT NULL, doc TEXT NOT NULL)",
+            f"period TEXT, first_position {b} NOT NULL, doc TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS case_view_type "
             "ON {case_view} (case_type, compound_id, first_position)",
+            "CREATE INDEX IF NOT EXISTS case_view_period ON {case_view} (case_type, period)",
             "CREATE TABLE IF NOT EXISTS {credentials} ("
             "token_hash TEXT PRIMARY KEY, actor_id TEXT NOT NULL, role TEXT NOT NULL, "
             "doc TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
@@ -166,10 +171,10 @@ class LinliViews:
         if cases:
             c.executemany(
                 self.sql(
-                    "INSERT INTO {case_view} (id, case_type, compound_id, status, first_position, "
-                    "doc) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                    "compound_id = excluded.compound_id, status = excluded.status, "
-                    "doc = excluded.doc"
+                    "INSERT INTO {case_view} (id, case_type, compound_id, status, period, "
+                    "first_position, doc) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                    "SET compound_id = excluded.compound_id, status = excluded.status, "
+                    "period = excluded.period, doc = excluded.doc"
                 ),
                 [
                     (
@@ -177,6 +182,7 @@ class LinliViews:
                         row["case_type"],
                         row.get("compound_id"),
                         row.get("status"),
+                        row.get("period"),
                         row["first_position"],
                         _dump(row),
                     )
@@ -208,6 +214,7 @@ class LinliViews:
         cursor: int | None = None,
         compound_ids: list[str] | None = None,
         reporter_id: str | None = None,
+        household_id: str | None = None,
         assigned_party_id: str | None = None,
         status: list[str] | None = None,
         category: list[str] | None = None,
@@ -232,7 +239,10 @@ class LinliViews:
         any_of("status", status)
         any_of("category", category)
         any_of("priority", priority)
-        if reporter_id is not None:
+        if reporter_id is not None and household_id is not None:
+            where.append("(reporter_id = ? OR household_id = ?)")
+            params.extend([reporter_id, household_id])
+        elif reporter_id is not None:
             where.append("reporter_id = ?")
             params.append(reporter_id)
         if assigned_party_id is not None:
@@ -270,6 +280,23 @@ class LinliViews:
         next_cursor = rows[limit - 1]["registered_position"] if len(rows) > limit else None
         return rows[:limit], next_cursor
 
+    def iter_needs(self, page_size: int = 1000, **filters: Any) -> Iterator[Row]:
+        """Every need matching ``filters``, newest first, read a page at a time."""
+        cursor = None
+        while True:
+            rows, cursor = self.needs(limit=page_size, cursor=cursor, **filters)
+            yield from rows
+            if cursor is None:
+                return
+
+    def iter_cases(self, case_type: str, compound_ids: list[str] | None, **filters: Any) -> Iterator[Row]:
+        cursor = None
+        while True:
+            rows, cursor = self.cases(case_type, compound_ids, cursor=cursor, **filters)
+            yield from rows
+            if cursor is None:
+                return
+
     def history(self, case_id: str) -> list[Row]:
         with self.reading() as c:
             c.execute(
@@ -293,13 +320,18 @@ class LinliViews:
         compound_ids: list[str] | None,
         *,
         status: list[str] | None = None,
+        periods: list[str] | None = None,
         limit: int = 1000,
         cursor: int | None = None,
     ) -> tuple[list[Row], int | None]:
         """A page of one type's cases, oldest first, and the next page's cursor."""
         where = ["case_type = ?"]
         params: list[Any] = [case_type]
-        for column, values in (("compound_id", compound_ids), ("status", status)):
+        for column, values in (
+            ("compound_id", compound_ids),
+            ("status", status),
+            ("period", periods),
+        ):
             if values is not None:
                 if not values:
                     return [], None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+
+from api.metrics import metrics_response
 
 from api.deps import ServicesDep, public
 
@@ -38,3 +40,9 @@ def readyz(services: ServicesDep, _: Annotated[None, Depends(public)]) -> Any:
         "last_error": services.updater.last_error,
     }
     return JSONResponse(status_code=200 if ready else 503, content=body)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request, _: Annotated[None, Depends(public)]) -> Response:
+    """Prometheus metrics: requests and latencies per route, commands, view lag."""
+    return metrics_response(request.app.state.metrics)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api import schemas as s
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
+from api.export import HISTORY_COLUMNS, NEED_COLUMNS, Format, csv_response
 from application.access import can_see_need, need_scope
 from application.projections import is_overdue
 from application.readmodel import utc_text
@@ -20,6 +21,8 @@ from domain.need import STATUS_LABELS_ZH, NeedStatus, allowed_commands
 from infrastructure.store import Services
 
 router = APIRouter(prefix="/needs", tags=["needs"])
+
+NO_PARTY = UUID(int=0)  # a party id no party has: the filter then matches nothing
 
 StatusCode = Literal[tuple(status.value for status in NeedStatus)]  # type: ignore[valid-type]
 After = Annotated[
@@ -49,6 +52,7 @@ def visible_need(services: Services, actor: Actor, need_id: UUID) -> dict[str, A
         UUID(row["compound_id"]),
         row["reporter_id"],
         UUID(row["assigned_party_id"]) if row["assigned_party_id"] else None,
+        UUID(row["household_id"]) if row["household_id"] else None,
     ):
         raise NotFound("need not found")
     return row
@@ -259,7 +263,8 @@ def list_needs(
     cursor: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
-) -> s.Page:
+    format: Annotated[Format, Query(description="csv: every matching need, streamed")] = "json",  # noqa: A002
+) -> Any:
     wait_for_views(services, after)
     scope = need_scope(actor)
     compound_ids = scope.get("compound_ids")
@@ -273,23 +278,27 @@ def list_needs(
     if "assigned_party_id" in scope:
         own = scope["assigned_party_id"]
         if own is None or (party_id is not None and party_id != own):
-            return s.Page(items=[], next_cursor=None)
-        party_id = own  # type: ignore[assignment]
+            party_id = NO_PARTY
+        else:
+            party_id = own  # type: ignore[assignment]
     now = datetime.now(UTC)
-    rows, next_cursor = services.views.needs(
-        now=now,
-        limit=limit,
-        cursor=cursor,
-        compound_ids=compound_ids,  # type: ignore[arg-type]
-        reporter_id=scope.get("reporter_id"),  # type: ignore[arg-type]
-        assigned_party_id=str(party_id) if party_id else None,
-        status=status,
-        category=category,
-        priority=priority,
-        overdue=overdue,
-        reported_from=_day_start(reported_from, services),
-        reported_to=_day_start(reported_to and reported_to + timedelta(days=1), services),
-    )
+    filters: dict[str, Any] = {
+        "now": now,
+        "compound_ids": compound_ids,
+        "reporter_id": scope.get("reporter_id"),
+        "household_id": scope.get("household_id"),
+        "assigned_party_id": str(party_id) if party_id else None,
+        "status": status,
+        "category": category,
+        "priority": priority,
+        "overdue": overdue,
+        "reported_from": _day_start(reported_from, services),
+        "reported_to": _day_start(reported_to and reported_to + timedelta(days=1), services),
+    }
+    if format == "csv":
+        rows = (need_for_reading(r, now) for r in services.views.iter_needs(**filters))
+        return csv_response(rows, NEED_COLUMNS, "needs.csv")
+    rows, next_cursor = services.views.needs(limit=limit, cursor=cursor, **filters)
     return s.Page(items=[need_for_reading(r, now) for r in rows], next_cursor=next_cursor)
 
 
@@ -310,7 +319,11 @@ def need_history(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("need.read"))],
     after: After = None,
-) -> dict[str, Any]:
+    format: Format = "json",  # noqa: A002
+) -> Any:
     wait_for_views(services, after)
     visible_need(services, actor, need_id)
-    return {"need_id": str(need_id), "events": services.views.history(str(need_id))}
+    events = services.views.history(str(need_id))
+    if format == "csv":
+        return csv_response(events, HISTORY_COLUMNS, f"need-{need_id}-history.csv")
+    return {"need_id": str(need_id), "events": events}

@@ -1,0 +1,97 @@
+"""Lists and trails as CSV (UTF-8 with BOM, so Excel reads Chinese) streamed row by row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
+
+from fastapi.responses import StreamingResponse
+
+Format = Literal["json", "csv"]
+
+NEED_COLUMNS = (
+    "id",
+    "compound_id",
+    "status",
+    "status_zh",
+    "overdue",
+    "source",
+    "category",
+    "priority",
+    "title",
+    "reporter_id",
+    "household_id",
+    "assigned_party_id",
+    "assigned_party_role",
+    "commitment_id",
+    "commitment_item_no",
+    "consultation_id",
+    "reported_at",
+    "accepted_at",
+    "assigned_at",
+    "responded_at",
+    "resolved_at",
+    "evaluated_at",
+    "closed_at",
+    "respond_due",
+    "resolve_due",
+    "responded_within_limit",
+    "resolved_within_limit",
+    "evaluation",
+    "redo_count",
+    "extensions",
+    "supervision_notices",
+    "version",
+)
+
+HISTORY_COLUMNS = (
+    "case_id",
+    "case_type",
+    "position",
+    "version",
+    "occurred_at",
+    "event",
+    "actor_id",
+    "actor_role",
+    "actor_role_zh",
+    "reason",
+    "summary_zh",
+    "summary_en",
+)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def csv_rows(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(columns)
+    for count, row in enumerate(rows, 1):
+        writer.writerow([_cell(row.get(column)) for column in columns])
+        if count % 200 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_response(
+    rows: Iterable[dict[str, Any]], columns: tuple[str, ...], filename: str
+) -> StreamingResponse:
+    return StreamingResponse(
+        csv_rows(rows, columns),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,82 @@
+"""The figures supervisors audit with (DESIGN 3.4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query
+
+from application.access import need_scope
+from application.figures import coverage, grouped_figures, month_range
+from domain.actor import Actor
+from domain.errors import InvalidValue
+
+from api.deps import ServicesDep, requires, wait_for_views
+from api.routers.needs import After
+from api.routers.visits import Month
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get("/stats")
+def stats(
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("stats.read"))],
+    compound_id: UUID | None = None,
+    party_id: UUID | None = None,
+    month_from: Month | None = None,
+    month_to: Month | None = None,
+    after: After = None,
+) -> dict[str, Any]:
+    """Response, resolution and satisfaction rates and the rest, per compound, party and month."""
+    wait_for_views(services, after)
+    zone = ZoneInfo(services.settings.timezone)
+    now = datetime.now(UTC)
+    months: list[str] | None = None
+    if month_from or month_to:
+        first, last = month_from or month_to, month_to or month_from
+        assert first is not None and last is not None
+        if first > last:
+            raise InvalidValue("month_from", "must not be after month_to")
+        months = month_range(first, last)
+        if len(months) > 120:
+            raise InvalidValue("month_to", "at most 120 months at once")
+    scope = need_scope(actor)
+    compound_ids = scope.get("compound_ids")
+    if compound_id is not None:
+        allowed = compound_ids is None or compound_id in compound_ids  # type: ignore[operator]
+        compound_ids = [compound_id] if allowed else []
+    compound_texts = None if compound_ids is None else [str(c) for c in compound_ids]  # type: ignore[union-attr]
+    rows = services.views.iter_needs(
+        now=now,
+        compound_ids=compound_texts,
+        assigned_party_id=str(party_id) if party_id else None,
+    )
+    figures = grouped_figures(rows, now, zone, set(months) if months else None)
+    this_month = now.astimezone(zone).strftime("%Y-%m")
+    visit_months = months or [this_month]
+    visit_coverage = []
+    for compound in services.views.iter_cases("compound", compound_texts):
+        visits = list(services.views.iter_cases("visit", [compound["id"]], periods=visit_months))
+        for month in visit_months:
+            per_building = coverage(compound, visits, month)
+            households = sum(b["households"] for b in per_building)
+            visited = sum(b["visited"] for b in per_building)
+            visit_coverage.append(
+                {
+                    "compound_id": compound["id"],
+                    "month": month,
+                    "households": households,
+                    "visited": visited,
+                    "rate": round(visited / households, 4) if households else None,
+                }
+            )
+    return {
+        "generated_at": now.isoformat(),
+        "months": months,
+        **figures,
+        "visit_coverage": visit_coverage,
+    }

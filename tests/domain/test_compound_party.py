@@ -1,0 +1,227 @@
+"""Compounds with their buildings and households, and parties (DESIGN 2.5)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+
+from domain.actor import Actor, Role
+from domain.compound import Compound
+from domain.errors import Conflict, InvalidValue
+from domain.party import Party
+
+STAFF = Actor("staff-1", Role.COMMUNITY_STAFF)
+COMPOUND_ID = UUID("00000000-0000-4000-8000-000000000001")
+
+
+def new_compound() -> Compound:
+    return Compound.register(by=STAFF, name="幸福里小区", community="和平社区", address="和平路1号")
+
+
+@pytest.fixture
+def compound() -> Compound:
+    return new_compound()
+
+
+@pytest.fixture
+def building(compound: Compound) -> UUID:
+    return compound.add_building(by=STAFF, name="1号楼")
+
+
+# ----- Compound ----------------------------------------------------------------
+
+
+def test_register_compound(compound: Compound) -> None:
+    assert compound.name == "幸福里小区"
+    assert compound.community == "和平社区"
+    assert compound.address == "和平路1号"
+    assert compound.buildings == {}
+    assert compound.households == {}
+    (event,) = compound.pending_events
+    assert isinstance(event, Compound.Registered)
+    assert (event.actor_id, event.actor_role) == ("staff-1", "community_staff")
+    assert event.timestamp.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "  "}, "name"),
+        ({"name": "小" * 101}, "name"),
+        ({"name": "小区\x00"}, "name"),
+        ({"name": "小区", "community": "社" * 101}, "community"),
+        ({"name": "小区", "address": "路" * 201}, "address"),
+    ],
+)
+def test_register_compound_rejects_bad_text(kwargs: dict, field: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        Compound.register(by=STAFF, **kwargs)
+
+    assert refused.value.field == field
+
+
+def test_add_building(compound: Compound) -> None:
+    first = compound.add_building(by=STAFF, name="1号楼")
+    second = compound.add_building(by=STAFF, name="2号楼")
+
+    assert first != second
+    assert compound.has_building(first) and compound.has_building(second)
+    assert compound.buildings[first] == {"name": "1号楼"}
+    assert compound.version == 3
+    event = compound.pending_events[-1]
+    assert isinstance(event, Compound.BuildingAdded)
+    assert (event.building_id, event.name, event.actor_id) == (second, "2号楼", "staff-1")
+
+
+@pytest.mark.parametrize("name", ["1号楼", " 1号楼 "])
+def test_duplicate_building_name_is_a_conflict(
+    compound: Compound, building: UUID, name: str
+) -> None:
+    version = compound.version
+
+    with pytest.raises(Conflict):
+        compound.add_building(by=STAFF, name=name)
+
+    assert compound.version == version
+    assert len(compound.buildings) == 1
+
+
+def test_same_building_name_in_another_compound_is_fine(compound: Compound, building: UUID) -> None:
+    other = new_compound()
+
+    assert other.has_building(other.add_building(by=STAFF, name="1号楼"))
+
+
+def test_building_needs_a_name(compound: Compound) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        compound.add_building(by=STAFF, name=" ")
+
+    assert refused.value.field == "name"
+
+
+def test_add_household(compound: Compound, building: UUID) -> None:
+    household = compound.add_household(
+        by=STAFF,
+        building_id=building,
+        number="2-301",
+        exclusive_area=Decimal("89.45"),
+        owner_name="张三",
+    )
+
+    assert compound.has_household(household)
+    assert compound.households[household] == {
+        "building_id": building,
+        "number": "2-301",
+        "exclusive_area": Decimal("89.45"),
+        "owner_name": "张三",
+    }
+    event = compound.pending_events[-1]
+    assert isinstance(event, Compound.HouseholdAdded)
+    assert event.exclusive_area == Decimal("89.45")
+    assert event.actor_role == "community_staff"
+
+
+def test_household_in_unknown_building_is_invalid(compound: Compound, building: UUID) -> None:
+    other = new_compound()
+    elsewhere = other.add_building(by=STAFF, name="9号楼")
+    version = compound.version
+
+    for unknown in (UUID("00000000-0000-4000-8000-00000000dead"), elsewhere):
+        with pytest.raises(InvalidValue) as refused:
+            compound.add_household(
+                by=STAFF, building_id=unknown, number="101", exclusive_area=Decimal("80")
+            )
+        assert refused.value.field == "building_id"
+
+    assert compound.version == version
+    assert compound.households == {}
+
+
+@pytest.mark.parametrize(
+    "area", [Decimal("0"), Decimal("-1"), Decimal("-0.01"), Decimal("100000.01")]
+)
+def test_household_area_must_be_positive_and_sane(
+    compound: Compound, building: UUID, area: Decimal
+) -> None:
+    version = compound.version
+
+    with pytest.raises(InvalidValue) as refused:
+        compound.add_household(by=STAFF, building_id=building, number="101", exclusive_area=area)
+
+    assert refused.value.field == "exclusive_area"
+    assert compound.version == version
+
+
+@pytest.mark.parametrize("area", [Decimal("0.01"), Decimal("100000")])
+def test_household_area_bounds_are_accepted(
+    compound: Compound, building: UUID, area: Decimal
+) -> None:
+    household = compound.add_household(
+        by=STAFF, building_id=building, number="101", exclusive_area=area
+    )
+
+    assert compound.households[household]["exclusive_area"] == area
+
+
+def test_duplicate_household_number_in_a_building_is_a_conflict(
+    compound: Compound, building: UUID
+) -> None:
+    compound.add_household(
+        by=STAFF, building_id=building, number="101", exclusive_area=Decimal("80")
+    )
+    other_building = compound.add_building(by=STAFF, name="2号楼")
+
+    with pytest.raises(Conflict):
+        compound.add_household(
+            by=STAFF, building_id=building, number="101", exclusive_area=Decimal("90")
+        )
+    # The same number in another building is another household.
+    compound.add_household(
+        by=STAFF, building_id=other_building, number="101", exclusive_area=Decimal("90")
+    )
+
+    assert len(compound.households) == 2
+
+
+# ----- Party ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind", ["property_company", "owners_committee", "party_branch", "co_building_unit"]
+)
+def test_register_party(kind: str) -> None:
+    party = Party.register(
+        by=STAFF, compound_id=COMPOUND_ID, kind=kind, name="某某物业", contact="0571-12345678"
+    )
+
+    assert (party.compound_id, party.kind, party.name, party.contact) == (
+        COMPOUND_ID,
+        kind,
+        "某某物业",
+        "0571-12345678",
+    )
+    (event,) = party.pending_events
+    assert isinstance(event, Party.Registered)
+    assert (event.actor_id, event.actor_role) == ("staff-1", "community_staff")
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["resident", "community_staff", "supervisor", "admin", "grid_worker", "", "Property_Company"],
+)
+def test_register_party_rejects_bad_kind(kind: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        Party.register(by=STAFF, compound_id=COMPOUND_ID, kind=kind, name="某单位")
+
+    assert refused.value.field == "kind"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "名" * 101, "物业\x00"])
+def test_register_party_rejects_bad_name(name: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        Party.register(by=STAFF, compound_id=COMPOUND_ID, kind="property_company", name=name)
+
+    assert refused.value.field == "name"
