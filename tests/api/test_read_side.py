@@ -1,0 +1,226 @@
+"""Visits and coverage, the figures, CSV exports, metrics: on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from application.figures import grouped_figures
+from tests.api.client import Api
+from tests.world import World
+
+
+@pytest.fixture
+def api(client, world: World) -> Api:  # noqa: ANN001
+    return Api(client, world)
+
+
+def test_a_visit_registers_needs_on_the_spot_in_one_transaction(api: Api) -> None:
+    household = str(api.world.households[0])
+    before = api.log_position()
+    visit = api.ok(
+        "grid_worker",
+        "/visits",
+        {
+            "compound_id": str(api.world.compound_id),
+            "household_id": household,
+            "notes": "老人独居，需关注",
+            "needs": [
+                {"title": "水龙头漏水", "description": "厨房水龙头", "category": "facilities"},
+                {"title": "楼道堆物", "description": "三楼楼道堆放纸箱", "category": "safety"},
+            ],
+        },
+    )
+    assert len(visit["need_ids"]) == 2
+    assert api.log_position() == before + 3
+    for need_id in visit["need_ids"]:
+        view = api.get("staff", f"/needs/{need_id}", after=visit["position"]).json()
+        assert view["household_id"] == household
+        assert view["source"] == "household_visit"
+    # The resident of that household sees the needs collected at their door.
+    mine = api.get("resident", "/needs").json()["items"]
+    assert {n["id"] for n in mine} == set(visit["need_ids"])
+    listed = api.get("staff", "/visits").json()["items"]
+    assert [v["id"] for v in listed] == [visit["id"]]
+    assert listed[0]["need_ids"] == visit["need_ids"]
+
+
+def test_a_visit_with_a_bad_need_writes_nothing(api: Api) -> None:
+    before = api.log_position()
+    response = api.post(
+        "grid_worker",
+        "/visits",
+        {
+            "compound_id": str(api.world.compound_id),
+            "household_id": str(api.world.households[0]),
+            "needs": [{"title": "好", "description": "好"}, {"title": "", "description": "x"}],
+        },
+    )
+    assert response.status_code == 422
+    assert api.log_position() == before
+    wrong = api.post(
+        "grid_worker",
+        "/visits",
+        {"compound_id": str(api.world.compound_id), "household_id": str(api.world.parties["party_branch"])},
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"][0]["loc"][-1] == "household_id"
+    assert api.post("resident", "/visits", {}).status_code == 403
+
+
+def test_coverage_counts_by_local_month_across_a_holiday_month(api: Api) -> None:
+    """National Day: a visit late on 30 September UTC is 1 October in Shanghai."""
+    h1, h2, h3 = (str(h) for h in api.world.households)
+    compound = str(api.world.compound_id)
+    for household, at in (
+        (h1, "2026-09-30T17:00:00+00:00"),
+        (h2, "2026-10-05T10:00:00+08:00"),
+        (h2, "2026-10-06T10:00:00+08:00"),
+        (h3, "2026-09-15T10:00:00+08:00"),
+    ):
+        last = api.ok(
+            "grid_worker",
+            "/visits",
+            {"compound_id": compound, "household_id": household, "visited_at": at},
+        )
+    response = api.get(
+        "supervisor",
+        "/visits/coverage",
+        compound_id=compound,
+        month_from="2026-09",
+        month_to="2026-10",
+        after=last["position"],
+    ).json()
+    by_month = {row["month"]: row for row in response["items"]}
+    assert by_month["2026-10"]["households"] == 3
+    assert by_month["2026-10"]["visited"] == 2
+    assert by_month["2026-10"]["coverage"]["rate"] == round(2 / 3, 4)
+    assert [h["number"] for h in by_month["2026-10"]["not_visited"]] == ["103"]
+    assert by_month["2026-09"]["visited"] == 1
+    future = api.post(
+        "grid_worker",
+        "/visits",
+        {"compound_id": compound, "household_id": h1, "visited_at": "2099-01-01T00:00:00+00:00"},
+    )
+    assert future.status_code == 422
+    bad = api.get("supervisor", "/visits/coverage", compound_id=compound, month_from="2026-13")
+    assert bad.status_code == 422
+
+
+def _scenario(api: Api) -> dict[str, str]:
+    """Four accepted needs and one only reported; see the hand count below."""
+    pc = str(api.world.parties["property_company"])
+    oc = str(api.world.parties["owners_committee"])
+    a = api.register("resident", source="self_report", title="A")["id"]
+    b = api.register("resident", source="self_report", title="B")["id"]
+    c = api.register(title="C")["id"]
+    d = api.register(title="D")["id"]
+    e = api.register(title="E")["id"]
+    for need, priority, party in ((a, "urgent", pc), (b, "normal", pc), (c, "low", oc)):
+        api.ok("staff", f"/needs/{need}/accept", {"priority": priority})
+        api.ok("staff", f"/needs/{need}/assign", {"party_id": party})
+    for need in (a, b):
+        api.ok("property_company", f"/needs/{need}/acknowledge")
+        api.ok("property_company", f"/needs/{need}/resolve", {"outcome": "已处理"})
+    api.ok("resident", f"/needs/{a}/evaluate", {"evaluation": "satisfied"})
+    api.ok("resident", f"/needs/{b}/evaluate", {"evaluation": "unsatisfied", "comment": "没修好"})
+    api.ok("staff", f"/needs/{d}/accept", {"priority": "normal"})
+    api.ok("staff", f"/needs/{d}/transfer", {"to_body": "街道", "reason": "非小区事务"})
+    return {"a": a, "b": b, "c": c, "d": d, "e": e, "pc": pc, "oc": oc}
+
+
+def test_figures_equal_a_hand_count(api: Api) -> None:
+    ids = _scenario(api)
+    stats = api.get("supervisor", "/stats", after=api.log_position()).json()
+    [compound] = stats["compound"]
+    # Accepted: A, B, C, D (E was never accepted).
+    assert compound["accepted"] == 4
+    # Response settled: A and B acknowledged in time; C not yet due; D never assigned.
+    assert compound["response_rate"] == {"numerator": 2, "denominator": 2, "rate": 1.0}
+    # Resolution due: A (closed after resolution); B reopened and not yet due; D transferred.
+    assert compound["resolution_rate"] == {"numerator": 1, "denominator": 1, "rate": 1.0}
+    # Evaluated: A satisfied, B unsatisfied.
+    assert compound["satisfaction_rate"] == {"numerator": 1, "denominator": 2, "rate": 0.5}
+    assert compound["redos"] == 1
+    assert compound["overdue_open"] == 0
+    parties = {row["party_id"]: row for row in stats["party"]}
+    assert parties[ids["pc"]]["accepted"] == 2
+    assert parties[ids["pc"]]["satisfaction_rate"]["rate"] == 0.5
+    assert parties[ids["oc"]]["accepted"] == 1
+    assert parties[ids["oc"]]["response_rate"]["denominator"] == 0
+    assert parties["unassigned"]["accepted"] == 1
+    month = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    assert [row["month"] for row in stats["month"]] == [month]
+    assert stats["visit_coverage"][0]["households"] == 3
+    # A resident may not read the figures.
+    assert api.get("resident", "/stats").status_code == 403
+
+
+def test_figures_a_month_later_count_what_fell_due(api: Api) -> None:
+    _scenario(api)
+    api.get("staff", "/needs", after=api.log_position())
+    rows = list(api.world.services.views.iter_needs(now=datetime.now(UTC)))
+    later = datetime.now(UTC) + timedelta(days=40)
+    [compound] = grouped_figures(rows, later, ZoneInfo("Asia/Shanghai"))["compound"]
+    # C's response deadline passed without an acknowledgement.
+    assert compound["response_rate"] == {"numerator": 2, "denominator": 3, "rate": 0.6667}
+    # B (reopened) and C are now due and not resolved; A is.
+    assert compound["resolution_rate"] == {"numerator": 1, "denominator": 3, "rate": 0.3333}
+    assert compound["overdue_open"] == 2
+
+
+def test_csv_exports_open_as_utf8_with_bom_and_round_trip_chinese(api: Api) -> None:
+    need = api.to_in_progress()
+    api.ok("property_company", f"/needs/{need}/notes", {"text": "已联系厂家，预计周三到货 😀"})
+    response = api.get("staff", "/needs", format="csv", after=api.log_position())
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [r["title"] for r in rows] == ["2号楼电梯停运"]
+    assert rows[0]["status"] == "in_progress" and rows[0]["status_zh"] == "办理中"
+    for column in ("reported_at", "accepted_at", "assigned_at", "responded_at", "resolved_at"):
+        assert column in rows[0]
+    assert rows[0]["responded_at"] != ""
+    history = api.get("staff", f"/needs/{need}/history", format="csv")
+    trail = list(csv.DictReader(io.StringIO(history.content.decode("utf-8-sig"))))
+    assert [r["event"] for r in trail][-1] == "Need.NoteAdded"
+    assert "😀" in trail[-1]["summary_zh"]
+    visits = api.get("staff", "/visits", format="csv")
+    assert visits.content.startswith("\ufeff".encode())
+
+
+def test_large_csv_export_streams_every_row(api: Api) -> None:
+    for i in range(450):
+        api.world.services.app.register_need(
+            api.world.actors["grid_worker"],
+            compound_id=api.world.compound_id,
+            source="household_visit",
+            title=f"诉求{i}",
+            description="批量",
+        )
+    response = api.get("staff", "/needs", format="csv", after=api.log_position())
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert len(rows) == 450
+    assert len({r["id"] for r in rows}) == 450
+
+
+def test_metrics_and_security_headers(api: Api) -> None:
+    api.register()
+    api.get("staff", "/needs")
+    response = api.client.get("/metrics")
+    assert response.status_code == 200
+    text = response.text
+    assert 'linli_http_requests_total{method="GET",route="/needs",status="200"}' in text
+    assert 'linli_commands_total{command="register_need"}' in text
+    assert "linli_view_lag" in text
+    assert "linli_log_position" in text
+    health = api.client.get("/healthz")
+    assert health.headers["X-Content-Type-Options"] == "nosniff"
+    assert health.headers["X-Frame-Options"] == "DENY"
+    ready = api.client.get("/readyz").json()
+    assert ready["status"] in ("ready", "catching up")
