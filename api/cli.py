@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     projection_commands = projections.add_subparsers(dest="projection_command", required=True)
     projection_commands.add_parser("run", help="keep the views up to date (for separate deployment)")
     projection_commands.add_parser("status", help="each view's position and lag")
+    rebuild = projection_commands.add_parser(
+        "rebuild", help="rebuild the views from the events, beside the live ones, then swap"
+    )
+    rebuild.add_argument("name", nargs="?", default="views", choices=["views"], help="the view set")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -148,11 +152,50 @@ def _projections(services: Services, args: argparse.Namespace) -> int:
         table.add_row("views", str(view_position), str(log_position), str(log_position - view_position))
         console.print(table)
         return 0
+    if args.projection_command == "rebuild":
+        return _rebuild(services)
     console.print("keeping the views up to date; Ctrl-C to stop")
     try:
         services.updater.run_forever()
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _rebuild(services: Services) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from infrastructure.rebuild import rebuild
+
+    class RowsPerSecond(ProgressColumn):
+        def render(self, task) -> Text:  # noqa: ANN001
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} events/s" if speed else "- events/s")
+
+    total = services.updater.log_position()
+    with Progress(
+        TextColumn("rebuilding views"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RowsPerSecond(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("rebuild", total=total)
+
+        def advance(count: int, position: int) -> None:
+            progress.update(task, advance=count, total=max(total, position))
+
+        reached = rebuild(services, advance)
+    console.print(f"views rebuilt and swapped in at position {reached}")
     return 0
 
 

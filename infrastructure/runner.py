@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 
-from infrastructure.views import LinliViews
+from infrastructure.views import LinliViews, PositionMoved
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,16 @@ class ViewUpdater:
             return 0
         items = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
         last = notifications[-1].id
+        tracking = Tracking(self.views.tracking_name(self.app.name), last)
         try:
-            self.views.process_batch(items, Tracking(self.app.name, last))
-        except IntegrityError:
-            # Another runner advanced the tracking position: resume from it.
-            self._position = self.views.position(self.app.name)
-            raise
+            self.views.process_batch(items, tracking, expected_position=self._position)
+        except PositionMoved as moved:
+            # Another writer, or a rebuild swapped in: go on from where the views are.
+            log.info("views moved to position %d; resuming from there", moved.stored)
+            with self._changed:
+                self._position = moved.stored
+                self._changed.notify_all()
+            return self.run_once()
         with self._changed:
             self._position = last
             self._changed.notify_all()

@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
@@ -43,7 +44,21 @@ NEED_COLUMNS = (
     "consultation_id",
     "registered_position",
 )
-TABLES = ("need_view", "case_view", "case_history", "credentials")
+VIEW_TABLES = ("need_view", "case_view", "case_history")
+TABLES = (*VIEW_TABLES, "credentials")
+INDEXES = {
+    "need_view": ("compound", "position", "party", "reporter", "household", "commitment"),
+    "case_view": ("type", "period"),
+}
+
+
+class PositionMoved(Exception):
+    """The views' stored position is not where this writer expected it (another
+    writer, or a rebuild that was swapped in): re-read it and go on from there."""
+
+    def __init__(self, stored: int) -> None:
+        super().__init__(f"the views are at position {stored}")
+        self.stored = stored
 
 
 class LinliViews:
@@ -52,14 +67,18 @@ class LinliViews:
     datastore: Any
     placeholder = "?"
     big_int = "INTEGER"
+    suffix = ""  # "_next" for the tables a rebuild fills beside the live ones
 
     def table(self, name: str) -> str:
-        return name
+        return name + self.suffix if name in VIEW_TABLES else name
+
+    def tracking_name(self, application_name: str) -> str:
+        return application_name + self.suffix
 
     def sql(self, text: str) -> str:
-        """Write ``{table}`` for tables and ``?`` for parameters."""
+        """Write ``{table}`` for tables, ``{sfx}`` in index names and ``?`` for parameters."""
         tables = {name: self.table(name) for name in TABLES}
-        text = text.format(**tables)
+        text = text.format(**tables, sfx=self.suffix)
         return text.replace("?", self.placeholder) if self.placeholder != "?" else text
 
     def view_ddl(self) -> list[str]:
@@ -72,25 +91,25 @@ class LinliViews:
             "respond_due TEXT, "
             "resolve_due TEXT, responded_at TEXT, commitment_id TEXT, consultation_id TEXT, "
             f"registered_position {b} NOT NULL, doc TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS need_view_compound "
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_compound "
             "ON {need_view} (compound_id, registered_position)",
-            "CREATE INDEX IF NOT EXISTS need_view_position ON {need_view} (registered_position)",
-            "CREATE INDEX IF NOT EXISTS need_view_party "
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_position ON {need_view} (registered_position)",
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_party "
             "ON {need_view} (assigned_party_id, registered_position)",
-            "CREATE INDEX IF NOT EXISTS need_view_reporter "
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_reporter "
             "ON {need_view} (reporter_id, registered_position)",
-            "CREATE INDEX IF NOT EXISTS need_view_household "
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_household "
             "ON {need_view} (household_id, registered_position)",
             "CREATE TABLE IF NOT EXISTS {case_history} ("
             f"case_id TEXT NOT NULL, position {b} NOT NULL, case_type TEXT NOT NULL, "
             "doc TEXT NOT NULL, PRIMARY KEY (case_id, position))",
-            "CREATE INDEX IF NOT EXISTS need_view_commitment ON {need_view} (commitment_id)",
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_commitment ON {need_view} (commitment_id)",
             "CREATE TABLE IF NOT EXISTS {case_view} ("
             "id TEXT PRIMARY KEY, case_type TEXT NOT NULL, compound_id TEXT, status TEXT, "
             f"period TEXT, first_position {b} NOT NULL, doc TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS case_view_type "
+            "CREATE INDEX IF NOT EXISTS case_view{sfx}_type "
             "ON {case_view} (case_type, compound_id, first_position)",
-            "CREATE INDEX IF NOT EXISTS case_view_period ON {case_view} (case_type, period)",
+            "CREATE INDEX IF NOT EXISTS case_view{sfx}_period ON {case_view} (case_type, period)",
             "CREATE TABLE IF NOT EXISTS {credentials} ("
             "token_hash TEXT PRIMARY KEY, actor_id TEXT NOT NULL, role TEXT NOT NULL, "
             "doc TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
@@ -113,31 +132,105 @@ class LinliViews:
 
     # ----- writing the views --------------------------------------------
 
-    def process_batch(self, items: Sequence[tuple[Any, int]], tracking: Tracking) -> None:
-        """Apply events (with their log positions) and record ``tracking``, atomically."""
+    def process_batch(
+        self,
+        items: Sequence[tuple[Any, int]],
+        tracking: Tracking,
+        expected_position: int | None = None,
+    ) -> None:
+        """Apply events (with their log positions) and record ``tracking``, atomically.
+
+        With ``expected_position``, first lock the tracking row and check the
+        views are still there; else raise ``PositionMoved``.
+        """
         with self.writing() as c:
-            typed = [(event, position, case_type_of(event)) for event, position in items]
-            need_ids = [str(e.originator_id) for e, _, t in typed if t and t.name == "need"]
-            case_ids = [str(e.originator_id) for e, _, t in typed if t and t.name != "need"]
-            needs = self._docs(c, "need_view", need_ids)
-            cases = self._docs(c, "case_view", case_ids)
-            history: list[tuple[str, int, str, str]] = []
-            for event, position, case_type in typed:
-                if case_type is None:
-                    continue
-                key = str(event.originator_id)
-                rows = needs if case_type.name == "need" else cases
-                previous = rows.get(key)
-                row = case_type.project(previous, event, position)
-                row.setdefault("case_type", case_type.name)
-                row["first_position"] = previous["first_position"] if previous else position
-                rows[key] = row
-                entry = _dump(history_entry(event, position, case_type.name))
-                history.append((key, position, case_type.name, entry))
-                for other in case_type.related(event, row):
-                    history.append((other, position, case_type.name, entry))
-            self._write(c, needs, cases, history)
+            if expected_position is not None:
+                stored = self.lock_position(c, tracking.application_name)
+                if stored != expected_position:
+                    raise PositionMoved(stored)
+            self.apply(c, items)
             self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+
+    def lock_position(self, c: Any, tracking_name: str) -> int:
+        """The stored position, with the tracking row locked until the transaction ends."""
+        table = self.tracking_table()
+        c.execute(
+            self.sql(
+                f"UPDATE {table} SET notification_id = notification_id "
+                "WHERE application_name = ?"
+            ),
+            [tracking_name],
+        )
+        c.execute(
+            self.sql(f"SELECT notification_id FROM {table} WHERE application_name = ?"),
+            [tracking_name],
+        )
+        row = c.fetchone()
+        return int(row["notification_id"]) if row else 0
+
+    def tracking_table(self) -> str:
+        return "tracking"
+
+    def events_table(self, name: str) -> tuple[str, str]:
+        """The application's events table and its notification id column."""
+        return name, "rowid"
+
+    def notifications_in(
+        self, c: Any, events_table: str, start: int, stop: int, limit: int
+    ) -> list[Notification]:
+        """Read the log within the open transaction ``c``, as the library's
+        ``select_notifications`` does; used where taking a second connection
+        from the pool while holding the writer would deadlock."""
+        table, column = self.events_table(events_table)
+        c.execute(
+            self.sql(
+                f"SELECT {column} AS id, originator_id, originator_version, topic, state "
+                f"FROM {table} WHERE {column} >= ? AND {column} <= ? ORDER BY {column} LIMIT ?"
+            ),
+            [start, stop, limit],
+        )
+        return [
+            Notification(
+                id=row["id"],
+                originator_id=row["originator_id"]
+                if isinstance(row["originator_id"], UUID)
+                else UUID(row["originator_id"]),
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in c.fetchall()
+        ]
+
+    def max_notification_in(self, c: Any, events_table: str) -> int:
+        table, column = self.events_table(events_table)
+        c.execute(self.sql(f"SELECT MAX({column}) AS top FROM {table}"))
+        row = c.fetchone()
+        return int(row["top"] or 0)
+
+    def apply(self, c: Any, items: Sequence[tuple[Any, int]]) -> None:
+        """Apply events to the view rows within the open transaction ``c``."""
+        typed = [(event, position, case_type_of(event)) for event, position in items]
+        need_ids = [str(e.originator_id) for e, _, t in typed if t and t.name == "need"]
+        case_ids = [str(e.originator_id) for e, _, t in typed if t and t.name != "need"]
+        needs = self._docs(c, "need_view", need_ids)
+        cases = self._docs(c, "case_view", case_ids)
+        history: list[tuple[str, int, str, str]] = []
+        for event, position, case_type in typed:
+            if case_type is None:
+                continue
+            key = str(event.originator_id)
+            rows = needs if case_type.name == "need" else cases
+            previous = rows.get(key)
+            row = case_type.project(previous, event, position)
+            row.setdefault("case_type", case_type.name)
+            row["first_position"] = previous["first_position"] if previous else position
+            rows[key] = row
+            entry = _dump(history_entry(event, position, case_type.name))
+            history.append((key, position, case_type.name, entry))
+            for other in case_type.related(event, row):
+                history.append((other, position, case_type.name, entry))
+        self._write(c, needs, cases, history)
 
     def _docs(self, c: Any, table: str, ids: list[str]) -> dict[str, Row]:
         found: dict[str, Row] = {}
@@ -375,7 +468,26 @@ class LinliViews:
         return out
 
     def position(self, application_name: str) -> int:
-        return self.max_tracking_id(application_name) or 0  # type: ignore[attr-defined]
+        return self.max_tracking_id(self.tracking_name(application_name)) or 0  # type: ignore[attr-defined]
+
+    def drop_view_tables(self, c: Any) -> None:
+        for name in VIEW_TABLES:
+            c.execute(self.sql(f"DROP TABLE IF EXISTS {{{name}}}"))
+
+    def rename_into(self, c: Any, live: LinliViews) -> None:
+        """Within ``c``: drop ``live``'s view tables and give these tables their names."""
+        live.drop_view_tables(c)
+        for name in VIEW_TABLES:
+            c.execute(self.sql(f"ALTER TABLE {{{name}}} RENAME TO {self.bare(live.table(name))}"))
+        for table, kinds in INDEXES.items():
+            for kind in kinds:
+                self.rename_index(c, table, f"{table}{self.suffix}_{kind}", f"{table}_{kind}")
+
+    def bare(self, name: str) -> str:
+        return name
+
+    def rename_index(self, c: Any, table: str, old: str, new: str) -> None:
+        raise NotImplementedError
 
 
 def _dump(row: Row) -> str:
@@ -383,8 +495,18 @@ def _dump(row: Row) -> str:
 
 
 class SQLiteViews(LinliViews, SQLiteTrackingRecorder):
-    def __init__(self, datastore: SQLiteDatastore) -> None:
+    def __init__(self, datastore: SQLiteDatastore, suffix: str = "") -> None:
         super().__init__(datastore)
+        self.suffix = suffix
+
+    def rename_index(self, c: Any, table: str, old: str, new: str) -> None:
+        # SQLite cannot rename an index: build it again under the live name.
+        c.execute(f"SELECT sql FROM sqlite_master WHERE type = 'index' AND name = '{old}'")
+        row = c.fetchone()
+        c.execute(f"DROP INDEX IF EXISTS {old}")
+        if row is not None:
+            statement = row["sql"].replace(old, new, 1).replace(f"{table}{self.suffix}", table, 1)
+            c.execute(statement)
 
     def create_table(self) -> None:
         super().create_table()
@@ -395,11 +517,25 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
     placeholder = "%s"
     big_int = "BIGINT"
 
-    def __init__(self, datastore: PostgresDatastore) -> None:
+    def __init__(self, datastore: PostgresDatastore, suffix: str = "") -> None:
         super().__init__(datastore, tracking_table_name="linli_views_tracking")
+        self.suffix = suffix
 
     def table(self, name: str) -> str:
-        return f'"{self.datastore.schema}"."{name}"'
+        return f'"{self.datastore.schema}"."{super().table(name)}"'
+
+    def tracking_table(self) -> str:
+        return f'"{self.datastore.schema}"."{self.tracking_table_name}"'
+
+    def bare(self, name: str) -> str:
+        return name.rsplit(".", 1)[-1]
+
+    def events_table(self, name: str) -> tuple[str, str]:
+        return f'"{self.datastore.schema}"."{name}"', "notification_id"
+
+    def rename_index(self, c: Any, table: str, old: str, new: str) -> None:
+        schema = self.datastore.schema
+        c.execute(f'ALTER INDEX IF EXISTS "{schema}"."{old}" RENAME TO "{new}"')
 
     def create_table(self) -> None:
         super().create_table()
