@@ -143,8 +143,8 @@ def test_reasons_are_required_where_the_rules_ask(api: Api) -> None:
     response = api.post("staff", f"/needs/{need}/reject", {"reason": "   "})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == "reason"
-    api.ok("staff", f"/needs/{need}/reject", {"reason": "不属于小区事务"})
-    history = api.get("staff", f"/needs/{need}/history").json()["events"]
+    done = api.ok("staff", f"/needs/{need}/reject", {"reason": "不属于小区事务"})
+    history = api.get("staff", f"/needs/{need}/history", after=done["position"]).json()["events"]
     assert history[-1]["reason"] == "不属于小区事务"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from application.figures import grouped_figures
 from tests.api.client import Api
-from tests.world import World
+from tests.world import World, build_world
 
 
 @pytest.fixture
@@ -224,3 +224,23 @@ def test_metrics_and_security_headers(api: Api) -> None:
     assert health.headers["X-Frame-Options"] == "DENY"
     ready = api.client.get("/readyz").json()
     assert ready["status"] in ("ready", "catching up")
+
+
+def test_readyz_reports_not_ready_while_the_views_are_far_behind(make_settings) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from infrastructure.store import build_services
+
+    services = build_services(make_settings(projection_batch_size=1))
+    try:
+        world = build_world(services)  # the updater is not running: the views stay behind
+        with TestClient(create_app(services=services)) as client:
+            behind = client.get("/readyz")
+            assert behind.status_code == 503
+            assert behind.json()["lag"] == services.app.recorder.max_notification_id()
+            services.updater.catch_up()
+            assert client.get("/readyz").status_code == 200
+        assert world.compound_id
+    finally:
+        services.close()
