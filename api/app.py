@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.deps import idempotency_key
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
 from api.security import install_security_headers
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="Case management for residential-compound governance (小区微治理)",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(idempotency_key)],
     )
     install_error_handlers(app)
     app.state.metrics = install_metrics(app)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -11,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ViewsBehind
 from application.access import PERMISSIONS
+from application.base import RequestKey, request_key
 from domain.actor import Actor
 from infrastructure.store import Services
 
@@ -69,6 +71,49 @@ def public() -> None:
 
 
 public.linli_action = "public"  # type: ignore[attr-defined]
+
+MAX_KEY_LENGTH = 200
+
+
+async def idempotency_key(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="the same key and body return the first result and record nothing again",
+        ),
+    ] = None,
+) -> AsyncIterator[None]:
+    """Set the request's idempotency key for the command it runs.
+
+    Async, so that the key is set in the context the endpoint's thread copies.
+    Keys are scoped to the caller: two callers may use the same key.
+    """
+    if key is None or request.method != "POST":
+        yield
+        return
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise HTTPException(
+            status_code=422,
+            detail=[
+                {
+                    "loc": ["header", "idempotency-key"],
+                    "msg": f"must be 1 to {MAX_KEY_LENGTH} printable characters",
+                    "type": "value_error",
+                }
+            ],
+        )
+    caller = request.headers.get("authorization", "")
+    body = await request.body()
+    scope = hashlib.sha256(f"{caller}\x00{key}".encode()).hexdigest()
+    digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\x00" + body)
+    token = request_key.set(RequestKey(scope, digest.hexdigest()))
+    try:
+        yield
+    finally:
+        request_key.reset(token)
+
 
 _VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -76,6 +76,14 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=503,
             content={"detail": str(error)},
             headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(_: Request, error: IntegrityError) -> JSONResponse:
+        # A write that collided with another one that committed first.
+        return JSONResponse(
+            status_code=409,
+            content={"detail": "the case changed while this command ran; reload and try again"},
         )
 
     async def unavailable(_: Request, error: Exception) -> JSONResponse:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -27,12 +29,40 @@ A = TypeVar("A", bound=Aggregate)
 
 @dataclass(frozen=True)
 class Recorded:
-    """What a command returns: the aggregate's id and new version, and the
-    log position of its last event (to wait on the views with)."""
+    """What a command returns: the aggregate's id and new version, the log
+    position of its last event (to wait on the views with), and what else the
+    command made (``extra``, e.g. the id of a building it added)."""
 
     id: UUID
     version: int
     position: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """An idempotency key: ``scope`` names the caller and their key, ``request``
+    the command and its body. Set for the duration of one command."""
+
+    scope: str
+    request: str
+
+    def new_id(self, n: int = 0) -> UUID:
+        """Ids of aggregates a keyed command creates: a replay collides on them."""
+        return uuid5(_KEY_NAMESPACE, f"{self.scope}:{n}")
+
+
+_KEY_NAMESPACE = UUID("6f1c3c1e-4d0b-4a43-9d8e-6c0f3a9b2d11")
+request_key: ContextVar[RequestKey | None] = ContextVar("linli_request_key", default=None)
+
+
+class KeyReused(InvalidValue):
+    """The same idempotency key came with another command or body (HTTP 422)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Idempotency-Key", "this key was used for a different request; use a new key"
+        )
 
 
 class StaleVersion(Exception):
@@ -90,11 +120,47 @@ class LinliBase(Application):
             raise NotFound(f"{what} not found")
         return aggregate
 
-    def _save(self, *aggregates: Aggregate) -> int:
-        recordings = self.save(*aggregates)
-        if not recordings:
-            return self.recorder.max_notification_id() or 0
-        return recordings[-1].notification.id
+    def new_id(self, n: int = 0) -> UUID:
+        """An id for an aggregate a command creates: derived from the
+        idempotency key when there is one, so that a replay collides."""
+        key = request_key.get()
+        return key.new_id(n) if key is not None else uuid4()
+
+    def _save(self, *aggregates: Aggregate, extra: dict[str, Any] | None = None) -> int:
+        """Save in one transaction and return the log position of the last event."""
+        return self._commit(*aggregates, extra=extra).position
+
+    def _commit(self, *aggregates: Aggregate, extra: dict[str, Any] | None = None) -> Recorded:
+        """Save in one transaction; with an idempotency key, record the key and
+        the result (for the first aggregate) in that same transaction."""
+        primary = aggregates[0]
+        key = request_key.get()
+        kwargs: dict[str, Any] = {}
+        if key is not None:
+            kwargs["idempotency"] = {
+                "scope": key.scope,
+                "request": key.request,
+                "aggregate_id": primary.id,
+                "version": primary.version,
+                "extra": json.dumps(extra or {}),
+            }
+        recordings = self.save(*aggregates, **kwargs)
+        position = recordings[-1].notification.id if recordings else 0
+        return Recorded(primary.id, primary.version, position, dict(extra or {}))
+
+    def _replayed(self) -> Recorded | None:
+        """The result of an earlier command under this request's key, if any."""
+        key = request_key.get()
+        if key is None:
+            return None
+        found = self.recorder.find_idempotent(key.scope)  # type: ignore[attr-defined]
+        if found is None:
+            return None
+        if found["request"] != key.request:
+            raise KeyReused
+        return Recorded(
+            found["aggregate_id"], found["version"], found["position"], found["extra"]
+        )
 
     def _run(
         self,
@@ -103,31 +169,45 @@ class LinliBase(Application):
         what: str,
         change: Callable[[A], Any],
         expected_version: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Recorded:
         """Load, change and save one aggregate, retrying lost version races.
 
         The whole command is re-run on the new state, so a command that is no
         longer valid after another writer's change fails by its own rule.
+        ``change`` may fill ``extra`` with what the response reports besides.
         """
+        if (earlier := self._replayed()) is not None:
+            return earlier
         for attempt in range(self.max_retries):
             aggregate = self._load(cls, aggregate_id, what)
             if expected_version is not None and aggregate.version != expected_version:
                 raise StaleVersion(expected_version, aggregate.version)
             change(aggregate)
             try:
-                position = self._save(aggregate)
+                return self._commit(aggregate, extra=extra)
             except IntegrityError:
+                if (earlier := self._replayed()) is not None:
+                    return earlier  # the same keyed command, committed meanwhile
                 if expected_version is not None:
-                    raise StaleVersion(expected_version, aggregate.version) from None
+                    current = self._load(cls, aggregate_id, what).version
+                    raise StaleVersion(expected_version, current) from None
                 log.info("version race on %s %s, attempt %d", what, aggregate_id, attempt + 1)
                 time.sleep(0.005 * (attempt + 1))
-                continue
-            return Recorded(aggregate.id, aggregate.version, position)
         raise ConcurrentChange(f"{what} {aggregate_id} kept changing; try again")
 
-    def _create(self, aggregate: Aggregate, *others: Aggregate) -> Recorded:
-        position = self._save(aggregate, *others)
-        return Recorded(aggregate.id, aggregate.version, position)
+    def _create(
+        self, aggregate: Aggregate, *others: Aggregate, extra: dict[str, Any] | None = None
+    ) -> Recorded:
+        """Save new aggregates (and any others changed with them) at once."""
+        if (earlier := self._replayed()) is not None:
+            return earlier
+        try:
+            return self._commit(aggregate, *others, extra=extra)
+        except IntegrityError:
+            if (earlier := self._replayed()) is not None:
+                return earlier
+            raise
 
     def get_party(self, party_id: UUID) -> Party:
         return self._load(Party, party_id, "party")

@@ -19,7 +19,9 @@ class CompoundCommands(LinliBase):
     ) -> Recorded:
         authorize(by, "compound.register")
         return self._create(
-            Compound.register(by=by, name=name, community=community, address=address)
+            Compound.register(
+                by=by, name=name, community=community, address=address, id=self.new_id()
+            )
         )
 
     def get_compound(self, by: Actor, compound_id: UUID) -> Compound:
@@ -32,15 +34,16 @@ class CompoundCommands(LinliBase):
     ) -> tuple[UUID, Recorded]:
         authorize(by, "compound.change")
         ensure_compound_visible(by, compound_id)
-        added: list[UUID] = []
+        extra: dict[str, str] = {}
         recorded = self._run(
             compound_id,
             Compound,
             "compound",
-            lambda c: added.append(c.add_building(by=by, name=name)),
+            lambda c: extra.update(part_id=str(c.add_building(by=by, name=name))),
             expected_version,
+            extra,
         )
-        return added[-1], recorded
+        return UUID(recorded.extra["part_id"]), recorded
 
     def add_household(
         self,
@@ -55,23 +58,27 @@ class CompoundCommands(LinliBase):
     ) -> tuple[UUID, Recorded]:
         authorize(by, "compound.change")
         ensure_compound_visible(by, compound_id)
-        added: list[UUID] = []
+        extra: dict[str, str] = {}
         recorded = self._run(
             compound_id,
             Compound,
             "compound",
-            lambda c: added.append(
-                c.add_household(
+            lambda c: extra.__setitem__(
+                "part_id",
+                str(
+                    c.add_household(
                     by=by,
                     building_id=building_id,
                     number=number,
                     exclusive_area=exclusive_area,
-                    owner_name=owner_name,
-                )
+                        owner_name=owner_name,
+                    )
+                ),
             ),
             expected_version,
+            extra,
         )
-        return added[-1], recorded
+        return UUID(recorded.extra["part_id"]), recorded
 
     def register_party(
         self,
@@ -85,5 +92,12 @@ class CompoundCommands(LinliBase):
         authorize(by, "party.register")
         self._visible_compound(by, compound_id, "compound_id")
         return self._create(
-            Party.register(by=by, compound_id=compound_id, kind=kind, name=name, contact=contact)
+            Party.register(
+                by=by,
+                compound_id=compound_id,
+                kind=kind,
+                name=name,
+                contact=contact,
+                id=self.new_id(),
+            )
         )

@@ -38,7 +38,7 @@ class NeedCommands(LinliBase):
             raise InvalidValue("household_id", "no such household in this compound")
         need = Need.register(
             by=by,
-            id=need_id,
+            id=need_id or self.new_id(),
             compound_id=compound_id,
             source=source,
             title=title,

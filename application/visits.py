@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from application.access import R, authorize, register_permissions
 from application.base import LinliBase, Recorded
@@ -46,10 +46,11 @@ class VisitCommands(LinliBase):
         if len(needs) > MAX_NEEDS_PER_VISIT:
             raise InvalidValue("needs", f"at most {MAX_NEEDS_PER_VISIT} needs per visit")
         now = datetime.now(UTC)
-        visit_id = uuid4()
+        visit_id = self.new_id()
         registered = [
             Need.register(
                 by=by,
+                id=self.new_id(n),
                 compound_id=compound_id,
                 source="household_visit",
                 building_id=household["building_id"],
@@ -57,7 +58,7 @@ class VisitCommands(LinliBase):
                 visit_id=visit_id,
                 **need,
             )
-            for need in needs
+            for n, need in enumerate(needs, 1)
         ]
         visit = HouseholdVisit.record(
             by=by,
@@ -71,4 +72,7 @@ class VisitCommands(LinliBase):
             notes=notes,
             need_ids=[n.id for n in registered],
         )
-        return self._create(visit, *registered), [n.id for n in registered]
+        recorded = self._create(
+            visit, *registered, extra={"need_ids": [str(n.id) for n in registered]}
+        )
+        return recorded, [UUID(n) for n in recorded.extra["need_ids"]]

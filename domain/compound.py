@@ -55,10 +55,17 @@ class Compound(Aggregate):
 
     @classmethod
     def register(
-        cls, *, by: Actor, name: str, community: str | None = None, address: str | None = None
+        cls,
+        *,
+        by: Actor,
+        name: str,
+        community: str | None = None,
+        address: str | None = None,
+        id: UUID | None = None,  # noqa: A002 - the library's name
     ) -> Compound:
         return cls._create(
             cls.Registered,
+            id=id,
             actor_id=by.id,
             actor_role=str(by.role),
             name=required_text("name", name, 100),

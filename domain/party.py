@@ -39,7 +39,14 @@ class Party(Aggregate):
 
     @classmethod
     def register(
-        cls, *, by: Actor, compound_id: UUID, kind: str, name: str, contact: str | None = None
+        cls,
+        *,
+        by: Actor,
+        compound_id: UUID,
+        kind: str,
+        name: str,
+        contact: str | None = None,
+        id: UUID | None = None,  # noqa: A002 - the library's name
     ) -> Party:
         if kind not in PARTY_ROLES:
             raise InvalidValue(
@@ -47,6 +54,7 @@ class Party(Aggregate):
             )
         return cls._create(
             cls.Registered,
+            id=id,
             actor_id=by.id,
             actor_role=str(by.role),
             compound_id=compound_id,

@@ -20,6 +20,7 @@ def application_env(settings: Settings) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "10",
+            "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:SQLiteLinliRecorder",
         }
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -33,6 +34,7 @@ def application_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_PRE_PING": "y",
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:PostgresLinliRecorder",
     }
 
 

@@ -1,0 +1,134 @@
+"""Idempotency-Key on POST and conditional commands, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from uuid import UUID
+
+import pytest
+
+from application.base import RequestKey, request_key
+from tests.api.client import Api
+from tests.world import World
+
+
+@pytest.fixture
+def api(client, world: World) -> Api:  # noqa: ANN001
+    return Api(client, world)
+
+
+def _body(world: World, title: str = "电梯停运") -> dict:
+    return {
+        "compound_id": str(world.compound_id),
+        "source": "household_visit",
+        "title": title,
+        "description": "2号楼",
+    }
+
+
+def test_same_key_and_body_return_the_first_result_and_record_nothing_again(api: Api) -> None:
+    headers = {"Idempotency-Key": "visit-2026-11-001"}
+    first = api.post("grid_worker", "/needs", _body(api.world), headers=headers)
+    assert first.status_code == 201
+    position = api.log_position()
+    again = api.post("grid_worker", "/needs", _body(api.world), headers=headers)
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert api.log_position() == position
+
+
+def test_same_key_with_another_body_is_422(api: Api) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    api.ok("grid_worker", "/needs", _body(api.world), headers=headers)
+    position = api.log_position()
+    other = api.post("grid_worker", "/needs", _body(api.world, "别的"), headers=headers)
+    assert other.status_code == 422
+    assert other.json()["detail"][0]["loc"][-1] == "Idempotency-Key"
+    assert api.log_position() == position
+
+
+def test_keys_are_scoped_to_the_caller(api: Api) -> None:
+    headers = {"Idempotency-Key": "same"}
+    mine = api.ok("grid_worker", "/needs", _body(api.world), headers=headers)
+    theirs = api.ok("staff", "/needs", {**_body(api.world), "source": "hotline"}, headers=headers)
+    assert mine["id"] != theirs["id"]
+
+
+def test_a_keyed_change_is_applied_once(api: Api) -> None:
+    need = api.to_in_progress()
+    headers = {"Idempotency-Key": "note-1"}
+    first = api.ok("property_company", f"/needs/{need}/notes", {"text": "已派人"}, headers=headers)
+    second = api.ok("property_company", f"/needs/{need}/notes", {"text": "已派人"}, headers=headers)
+    assert second == first
+    view = api.get("staff", f"/needs/{need}", after=first["position"]).json()
+    assert view["notes"] == 1
+    # The key is for this command: on another need it is a different request.
+    elsewhere = api.post(
+        "property_company", f"/needs/{api.to_in_progress()}/notes", {"text": "已派人"}, headers=headers
+    )
+    assert elsewhere.status_code == 422
+
+
+def test_added_parts_are_reported_again_on_replay(api: Api) -> None:
+    headers = {"Idempotency-Key": "bldg-9"}
+    path = f"/compounds/{api.world.compound_id}/buildings"
+    first = api.ok("staff", path, {"name": "9号楼"}, headers=headers)
+    again = api.ok("staff", path, {"name": "9号楼"}, headers=headers)
+    assert again == first
+    assert first["part_id"]
+
+
+def test_concurrent_requests_with_one_key_have_one_effect(api: Api) -> None:
+    headers = {"Idempotency-Key": "double-click"}
+    need = api.to_in_progress()
+    barrier = threading.Barrier(4)
+    answers: list[dict] = []
+
+    def send() -> None:
+        barrier.wait()
+        answers.append(
+            api.post(
+                "property_company", f"/needs/{need}/notes", {"text": "同时"}, headers=headers
+            ).json()
+        )
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(a == answers[0] for a in answers), answers
+    assert "id" in answers[0], answers
+    stored = api.world.services.app.repository.get(UUID(answers[0]["id"]))
+    assert stored.notes == 1
+
+
+def test_a_replay_after_the_first_commit_finds_the_first_result(world: World) -> None:
+    """As if the process died after committing: the retry runs the command again."""
+    app = world.services.app
+    token = request_key.set(RequestKey("crash-scope", "same-request"))
+    try:
+        first = app.register_need(
+            world.actors["grid_worker"],
+            compound_id=world.compound_id,
+            source="household_visit",
+            title="t",
+            description="d",
+        )
+        position = app.recorder.max_notification_id()
+        again = app.register_need(
+            world.actors["grid_worker"],
+            compound_id=world.compound_id,
+            source="household_visit",
+            title="t",
+            description="d",
+        )
+    finally:
+        request_key.reset(token)
+    assert again == first
+    assert app.recorder.max_notification_id() == position
+
+
+def test_bad_keys_are_422(api: Api) -> None:
+    response = api.post("grid_worker", "/needs", _body(api.world), headers={"Idempotency-Key": "x" * 201})
+    assert response.status_code == 422
