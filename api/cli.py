@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from uuid import UUID
 
@@ -27,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--demo", action="store_true", help="seed demo data if empty; print tokens")
     serve.add_argument("--host", help="bind address (default LINLI_HOST)")
     serve.add_argument("--port", type=int, help="port (default LINLI_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; with more than one, this process keeps the views up to date",
+    )
 
     token = commands.add_parser("token", help="issue and revoke bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -82,7 +89,29 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             _demo(services)
         finally:
             services.close()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    if args.workers <= 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        return 0
+    # Several workers: one projection runner, here, and none in the workers.
+    updater_services = build_services(settings) if settings.run_projections else None
+    if updater_services is not None:
+        updater_services.updater.catch_up()
+        updater_services.updater.start()
+    os.environ["LINLI_RUN_PROJECTIONS"] = "false"
+    os.environ["LINLI_HOST"] = settings.host
+    os.environ["LINLI_PORT"] = str(settings.port)
+    try:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            log_level="warning",
+        )
+    finally:
+        if updater_services is not None:
+            updater_services.close()
     return 0
 
 
