@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from api.deps import idempotency_key
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
-from api.security import install_security_headers
+from api.security import BodyLimit, install_security_headers
 from api.routers import commitments, compounds, consultations, health, needs, stats, visits
 from infrastructure.settings import Settings
 from infrastructure.store import Services, build_services
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
     app.state.metrics = install_metrics(app)
     install_security_headers(app)
+    app.add_middleware(BodyLimit)
     app.include_router(health.router)
     app.include_router(compounds.router)
     app.include_router(needs.router)
