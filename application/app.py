@@ -12,6 +12,7 @@ from application.compounds import CompoundCommands
 from application.consultations import ConsultationCommands
 from application.needs import NeedCommands
 from application.visits import VisitCommands
+from domain.consultation import Consultation
 
 __all__ = ["ConcurrentChange", "Linli", "Recorded", "StaleVersion"]
 
@@ -20,4 +21,4 @@ class Linli(
     NeedCommands, CompoundCommands, VisitCommands, CommitmentCommands, ConsultationCommands
 ):
     name = "Linli"
-    snapshotting_intervals: ClassVar[dict[Any, int]] = {**COMMITMENT_SNAPSHOTTING}
+    snapshotting_intervals: ClassVar[dict[Any, int]] = {**COMMITMENT_SNAPSHOTTING, Consultation: 50}

@@ -1,0 +1,481 @@
+"""The Consultation aggregate (DESIGN 2.3): its states, the vote, resolutions
+and action items. Pure domain tests, in memory, with explicit UTC times."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.actor import Actor, Role
+from domain.consultation import (
+    MATTERS,
+    STATUS_LABELS_ZH,
+    Consultation,
+    ConsultationStatus,
+    allowed_commands,
+)
+from domain.errors import Conflict, IllegalTransition, InvalidValue, NotFound, NotPermitted
+
+S = ConsultationStatus
+
+COMPOUND = UUID("00000000-0000-4000-8000-000000000001")
+H1 = UUID("00000000-0000-4000-8000-0000000000a1")
+H2 = UUID("00000000-0000-4000-8000-0000000000a2")
+H3 = UUID("00000000-0000-4000-8000-0000000000a3")
+OUTSIDER_HOUSEHOLD = UUID("00000000-0000-4000-8000-0000000000a9")
+PROPERTY_PARTY = UUID("00000000-0000-4000-8000-0000000000b1")
+COMMITTEE_PARTY = UUID("00000000-0000-4000-8000-0000000000b2")
+NEED_A = UUID("00000000-0000-4000-8000-0000000000c1")
+NEED_B = UUID("00000000-0000-4000-8000-0000000000c2")
+
+STAFF = Actor("staff-1", Role.COMMUNITY_STAFF, frozenset({COMPOUND}))
+BRANCH = Actor("branch-1", Role.PARTY_BRANCH, frozenset({COMPOUND}))
+COMMITTEE = Actor(
+    "committee-1", Role.OWNERS_COMMITTEE, frozenset({COMPOUND}), party_id=COMMITTEE_PARTY
+)
+PROPERTY = Actor("pm-1", Role.PROPERTY_COMPANY, frozenset({COMPOUND}), party_id=PROPERTY_PARTY)
+R1 = Actor("resident-1", Role.RESIDENT, frozenset({COMPOUND}), household_id=H1)
+R2 = Actor("resident-2", Role.RESIDENT, frozenset({COMPOUND}), household_id=H2)
+OUTSIDER = Actor("resident-9", Role.RESIDENT, frozenset({COMPOUND}), household_id=OUTSIDER_HOUSEHOLD)
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+ELECTORATE = [(str(H1), Decimal("90.5")), (str(H2), Decimal("90")), (str(H3), Decimal("120.25"))]
+
+
+def proposed(**kw: object) -> Consultation:
+    return Consultation.propose(
+        by=STAFF,
+        compound_id=COMPOUND,
+        topic="2号楼电梯更换",
+        need_ids=kw.pop("need_ids", [NEED_A, NEED_B]),  # type: ignore[arg-type]
+        now=T0,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def convened_vote(matter: str = "ordinary") -> Consultation:
+    c = proposed()
+    c.convene(
+        by=BRANCH,
+        meets_at=T0 + timedelta(days=3),
+        place="社区活动室",
+        method="vote",
+        motion="使用维修资金更换2号楼电梯",
+        matter=matter,
+        electorate=ELECTORATE,
+        invited_party_ids=[PROPERTY_PARTY],
+        now=T0 + timedelta(hours=1),
+    )
+    return c
+
+
+def convened_consensus() -> Consultation:
+    c = proposed()
+    c.convene(
+        by=STAFF,
+        meets_at=T0 + timedelta(days=1),
+        place="社区活动室",
+        method="consensus",
+        invited_others=["街道城管科"],
+        now=T0 + timedelta(hours=1),
+    )
+    return c
+
+
+def adopted() -> Consultation:
+    c = convened_vote()
+    c.cast_vote(by=R1, choice="for")
+    c.cast_vote(by=R2, choice="for")
+    c.cast_vote(by=STAFF, choice="against", owner_id=str(H3))
+    c.close_vote(by=STAFF)
+    return c
+
+
+def published() -> Consultation:
+    c = adopted()
+    c.publish(by=STAFF, note="张贴于各楼栋公告栏")
+    return c
+
+
+def test_every_status_has_a_chinese_label() -> None:
+    assert set(STATUS_LABELS_ZH) == set(ConsultationStatus)
+
+
+def test_proposal_carries_the_disputed_needs_and_refuses_repeats() -> None:
+    c = proposed()
+    assert c.status == S.PROPOSED
+    assert c.need_ids == [NEED_A, NEED_B]
+    assert c.compound_id == COMPOUND
+    with pytest.raises(InvalidValue) as error:
+        proposed(need_ids=[NEED_A, NEED_A])
+    assert error.value.field == "need_ids"
+    with pytest.raises(InvalidValue) as error:
+        Consultation.propose(by=STAFF, compound_id=COMPOUND, topic="  ")
+    assert error.value.field == "topic"
+
+
+def test_attaching_a_need_while_open_and_not_twice() -> None:
+    c = proposed(need_ids=[])
+    other = uuid4()
+    c.attach_need(by=STAFF, need_id=other)
+    assert c.need_ids == [other]
+    with pytest.raises(Conflict):
+        c.attach_need(by=STAFF, need_id=other)
+    c = adopted()
+    with pytest.raises(IllegalTransition) as error:
+        c.attach_need(by=STAFF, need_id=uuid4())
+    assert error.value.status == "adopted"
+    assert not c.accepts_needs
+
+
+def test_convening_a_vote_fixes_motion_matter_and_electorate() -> None:
+    c = convened_vote("raise_maintenance_fund")
+    assert c.status == S.CONVENED
+    assert c.method == "vote"
+    assert c.matter == "raise_maintenance_fund"
+    assert c.electorate == {
+        str(H1): Decimal("90.5"),
+        str(H2): Decimal("90"),
+        str(H3): Decimal("120.25"),
+    }
+    event = c.collect_events()[-1]
+    assert isinstance(event, Consultation.Convened)
+    assert event.total_owners == 3
+    assert event.total_area == Decimal("300.75")
+    assert event.electorate_source == "explicit"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"motion": None}, "motion"),
+        ({"matter": None}, "matter"),
+        ({"matter": "item_9"}, "matter"),
+        ({"electorate": []}, "electorate"),
+        ({"electorate": [("a", Decimal("1")), ("a", Decimal("2"))]}, "electorate"),
+        ({"electorate": [("a", Decimal("0"))]}, "exclusive_area"),
+        ({"electorate": [("a", Decimal("-3"))]}, "exclusive_area"),
+        ({"electorate": [("a", Decimal("NaN"))]}, "exclusive_area"),
+        ({"electorate": [("a", Decimal("100000.01"))]}, "exclusive_area"),
+        ({"electorate": [("a", 90.5)]}, "exclusive_area"),  # a float is refused
+        ({"electorate": [(" ", Decimal("1"))]}, "owner_id"),
+        ({"meets_at": datetime(2026, 3, 5, 9, 0)}, "meets_at"),
+        ({"place": ""}, "place"),
+        ({"method": "lottery"}, "method"),
+        ({"invited_party_ids": [PROPERTY_PARTY, PROPERTY_PARTY]}, "invited_party_ids"),
+    ],
+)
+def test_convening_a_vote_checks_its_fields(changes: dict, field: str) -> None:
+    c = proposed()
+    args = {
+        "meets_at": T0 + timedelta(days=3),
+        "place": "活动室",
+        "method": "vote",
+        "motion": "更换电梯",
+        "matter": "ordinary",
+        "electorate": ELECTORATE,
+        **changes,
+    }
+    with pytest.raises(InvalidValue) as error:
+        c.convene(by=STAFF, **args)
+    assert error.value.field == field
+    assert c.status == S.PROPOSED
+    assert c.collect_events()[-1].originator_version == 1
+
+
+def test_a_consensus_meeting_has_no_electorate() -> None:
+    c = proposed()
+    with pytest.raises(InvalidValue) as error:
+        c.convene(
+            by=STAFF,
+            meets_at=T0,
+            place="活动室",
+            method="consensus",
+            electorate=ELECTORATE,
+        )
+    assert error.value.field == "electorate"
+
+
+def test_each_owner_votes_once() -> None:
+    c = convened_vote()
+    c.cast_vote(by=R1, choice="for")
+    with pytest.raises(Conflict, match="already voted"):
+        c.cast_vote(by=R1, choice="against")
+    # Not by staff on the owner's behalf either.
+    with pytest.raises(Conflict, match="already voted"):
+        c.cast_vote(by=STAFF, choice="against", owner_id=str(H1))
+    assert c.votes == {str(H1): "for"}
+
+
+def test_a_vote_from_outside_the_electorate_is_refused() -> None:
+    c = convened_vote()
+    with pytest.raises(NotPermitted, match="not in the electorate"):
+        c.cast_vote(by=OUTSIDER, choice="for")
+    with pytest.raises(InvalidValue) as error:
+        c.cast_vote(by=STAFF, choice="for", owner_id="somebody")
+    assert error.value.field == "owner_id"
+    assert "not in the electorate" in error.value.message
+    assert c.votes == {}
+
+
+def test_a_resident_votes_only_as_their_own_household() -> None:
+    c = convened_vote()
+    with pytest.raises(NotPermitted):
+        c.cast_vote(by=R1, choice="for", owner_id=str(H2))
+    c.cast_vote(by=R1, choice="for", owner_id=str(H1))
+    assert c.votes == {str(H1): "for"}
+
+
+def test_staff_must_name_the_owner_and_the_event_says_on_whose_behalf() -> None:
+    c = convened_vote()
+    with pytest.raises(InvalidValue) as error:
+        c.cast_vote(by=STAFF, choice="for")
+    assert error.value.field == "owner_id"
+    c.cast_vote(by=R1, choice="for")
+    c.cast_vote(by=COMMITTEE, choice="abstain", owner_id=str(H2))
+    own, on_behalf = c.collect_events()[-2:]
+    assert isinstance(own, Consultation.VoteCast)
+    assert (own.owner_id, own.on_behalf_of_owner, own.actor_id) == (str(H1), False, "resident-1")
+    assert (on_behalf.owner_id, on_behalf.on_behalf_of_owner, on_behalf.actor_id) == (
+        str(H2),
+        True,
+        "committee-1",
+    )
+    assert on_behalf.exclusive_area == Decimal("90")
+
+
+def test_a_bad_choice_is_refused() -> None:
+    c = convened_vote()
+    with pytest.raises(InvalidValue) as error:
+        c.cast_vote(by=R1, choice="maybe")
+    assert error.value.field == "choice"
+
+
+def test_no_vote_after_the_vote_closed_nor_in_a_consensus_meeting() -> None:
+    c = adopted()
+    with pytest.raises(IllegalTransition) as error:
+        c.cast_vote(by=STAFF, choice="for", owner_id=str(H3))
+    assert error.value.status == "adopted"
+    assert "vote" not in error.value.allowed
+    c = convened_consensus()
+    with pytest.raises(IllegalTransition):
+        c.cast_vote(by=R1, choice="for")
+    with pytest.raises(IllegalTransition):
+        c.close_vote(by=STAFF)
+
+
+def test_closing_the_vote_records_both_fractions_and_concludes() -> None:
+    c = adopted()
+    assert c.status == S.ADOPTED
+    assert c.outcome == "adopted"
+    assert c.is_concluded
+    assert c.resolution == "使用维修资金更换2号楼电梯"
+    closed = c.collect_events()[-1]
+    assert isinstance(closed, Consultation.VoteClosed)
+    assert closed.participation_area == "1/1"
+    assert closed.participation_owners == "1/1"
+    # For: 90.5 + 90 of 300.75 m²; 2 of 3 owners.
+    assert closed.approval_area == "722/1203"  # 180.5 / 300.75
+    assert closed.approval_owners == "2/3"
+    assert closed.for_area == Decimal("180.5")
+    assert closed.against_area == Decimal("120.25")
+    assert closed.total_area == Decimal("300.75")
+    assert closed.quorum_reached is True
+
+
+def test_too_few_voters_is_no_quorum_and_concludes() -> None:
+    c = convened_vote()
+    c.cast_vote(by=R1, choice="for")
+    result = c.close_vote(by=STAFF)
+    assert result.outcome == "no_quorum"
+    assert c.status == S.NO_QUORUM
+    assert c.is_concluded
+    assert c.resolution is None
+    assert c.allowed_commands == []
+
+
+def test_a_major_matter_needs_three_quarters() -> None:
+    c = convened_vote("rebuild_or_reconstruct")
+    c.cast_vote(by=R1, choice="for")
+    c.cast_vote(by=R2, choice="for")
+    c.cast_vote(by=STAFF, choice="against", owner_id=str(H3))
+    # 2/3 of the owners for: enough for an ordinary matter, not for item 7.
+    assert c.close_vote(by=STAFF).outcome == "rejected"
+    assert c.status == S.REJECTED
+    assert c.allowed_commands == []
+
+
+def test_consensus_records_the_agreed_resolution() -> None:
+    c = convened_consensus()
+    assert "record_resolution" in c.allowed_commands
+    assert "close_vote" not in c.allowed_commands
+    c.record_resolution(by=STAFF, text="物业本月内修复，业委会监督")
+    assert c.status == S.AGREED
+    assert c.outcome == "consensus"
+    assert c.resolution == "物业本月内修复，业委会监督"
+    assert isinstance(c.collect_events()[-1], Consultation.ConsensusReached)
+
+
+def test_an_adopted_resolution_may_be_worded_before_publication() -> None:
+    c = adopted()
+    c.record_resolution(by=STAFF, text="业主大会决议：更换2号楼电梯")
+    assert c.status == S.ADOPTED
+    assert c.resolution == "业主大会决议：更换2号楼电梯"
+    c.publish(by=STAFF)
+    event = c.collect_events()[-1]
+    assert isinstance(event, Consultation.ResolutionPublished)
+    assert event.resolution == "业主大会决议：更换2号楼电梯"
+    with pytest.raises(IllegalTransition):
+        c.record_resolution(by=STAFF, text="改了")
+
+
+def test_a_rejected_vote_is_not_published() -> None:
+    c = convened_vote()
+    c.cast_vote(by=R1, choice="against")
+    c.cast_vote(by=STAFF, choice="against", owner_id=str(H3))
+    c.close_vote(by=STAFF)
+    with pytest.raises(IllegalTransition) as error:
+        c.publish(by=STAFF)
+    assert error.value.status == "rejected"
+
+
+def test_action_items_are_numbered_and_the_last_one_done_closes() -> None:
+    c = published()
+    due = date(2026, 4, 30)
+    assert c.add_action_items(
+        by=STAFF, items=[("采购电梯", PROPERTY_PARTY, due)], now=T0 + timedelta(days=5)
+    ) == [1]
+    assert c.add_action_items(
+        by=STAFF,
+        items=[("监督施工", COMMITTEE_PARTY, due), ("验收", PROPERTY_PARTY, due)],
+        now=T0 + timedelta(days=5),
+    ) == [2, 3]
+    c.complete_action_item(by=PROPERTY, number=1, note="已签合同")
+    assert c.status == S.PUBLISHED
+    with pytest.raises(Conflict, match="already completed"):
+        c.complete_action_item(by=PROPERTY, number=1)
+    c.complete_action_item(by=COMMITTEE, number=2)
+    c.complete_action_item(by=STAFF, number=3)  # a coordinator may complete any item
+    assert c.status == S.CLOSED
+    assert isinstance(c.collect_events()[-1], Consultation.Closed)
+    assert c.allowed_commands == []
+
+
+def test_only_the_responsible_party_or_a_coordinator_completes_an_item() -> None:
+    c = published()
+    c.add_action_items(
+        by=STAFF, items=[("采购电梯", PROPERTY_PARTY, date(2026, 4, 30))], now=T0
+    )
+    with pytest.raises(NotPermitted):
+        c.complete_action_item(by=COMMITTEE, number=1)
+    with pytest.raises(NotFound):
+        c.complete_action_item(by=PROPERTY, number=2)
+    c.complete_action_item(by=BRANCH, number=1)
+    assert c.status == S.CLOSED
+
+
+def test_action_items_check_their_fields() -> None:
+    c = published()
+    with pytest.raises(InvalidValue) as error:
+        c.add_action_items(by=STAFF, items=[], now=T0)
+    assert error.value.field == "items"
+    with pytest.raises(InvalidValue) as error:
+        c.add_action_items(by=STAFF, items=[("x", PROPERTY_PARTY, date(2026, 3, 1))], now=T0)
+    assert error.value.field == "due_on"
+    with pytest.raises(InvalidValue) as error:
+        c.add_action_items(by=STAFF, items=[("", PROPERTY_PARTY, date(2026, 4, 1))], now=T0)
+    assert error.value.field == "title"
+    assert c.action_items == []
+
+
+def test_action_items_come_after_publication() -> None:
+    c = adopted()
+    with pytest.raises(IllegalTransition) as error:
+        c.add_action_items(by=STAFF, items=[("x", PROPERTY_PARTY, date(2026, 4, 1))], now=T0)
+    assert error.value.allowed == ["publish", "record_resolution"]
+
+
+def test_cancelling_needs_a_reason_and_concludes() -> None:
+    c = proposed()
+    with pytest.raises(InvalidValue) as error:
+        c.cancel(by=STAFF, reason=" ")
+    assert error.value.field == "reason"
+    c.cancel(by=STAFF, reason="双方已自行和解")
+    assert c.status == S.CANCELLED
+    assert c.outcome == "cancelled"
+    assert c.is_concluded
+    with pytest.raises(IllegalTransition):
+        c.convene(by=STAFF, meets_at=T0, place="x", method="consensus")
+
+
+def test_opinions_are_counted_and_residents_speak_for_themselves() -> None:
+    c = convened_consensus()
+    c.record_opinion(by=PROPERTY, text="电梯需整体更换")
+    c.record_opinion(by=STAFF, text="同意更换", speaker="3号楼业主代表")
+    c.record_opinion(by=R1, text="希望尽快")
+    assert c.opinions == 3
+    events = c.collect_events()[-3:]
+    assert [e.speaker for e in events] == ["pm-1", "3号楼业主代表", "resident-1"]
+    with pytest.raises(NotPermitted):
+        c.record_opinion(by=R1, text="x", speaker="业委会主任")
+
+
+# The state machine, written from DESIGN 2.3 independently of the module's table.
+EXPECTED = {
+    ("proposed", None): {"convene", "attach_need", "record_opinion", "cancel"},
+    ("convened", "vote"): {"vote", "close_vote", "attach_need", "record_opinion", "cancel"},
+    ("convened", "consensus"): {"record_resolution", "attach_need", "record_opinion", "cancel"},
+    ("adopted", "vote"): {"record_resolution", "publish"},
+    ("agreed", "consensus"): {"publish"},
+    ("published", "vote"): {"add_actions", "complete_action"},
+    ("rejected", "vote"): set(),
+    ("no_quorum", "vote"): set(),
+    ("closed", "vote"): set(),
+    ("cancelled", None): set(),
+}
+
+
+@pytest.mark.parametrize(("state", "expected"), EXPECTED.items(), ids=lambda v: str(v))
+def test_allowed_commands_follow_the_design(state: tuple, expected: set[str]) -> None:
+    assert set(allowed_commands(*state)) == expected
+
+
+def test_matters_are_ordinary_or_items_6_to_8() -> None:
+    assert MATTERS[0] == "ordinary"
+    assert len(MATTERS) == 4
+
+
+def test_household_ids_match_however_they_were_typed() -> None:
+    c = proposed()
+    c.convene(
+        by=STAFF,
+        meets_at=T0,
+        place="活动室",
+        method="vote",
+        motion="m",
+        matter="ordinary",
+        electorate=[(str(H1).upper(), Decimal("90")), (" 业主-王 ", Decimal("80"))],
+    )
+    assert set(c.electorate) == {str(H1), "业主-王"}
+    c.cast_vote(by=R1, choice="for")
+    c.cast_vote(by=STAFF, choice="against", owner_id="业主-王")
+    assert c.votes == {str(H1): "for", "业主-王": "against"}
+
+
+def test_the_same_household_typed_twice_is_a_repeat() -> None:
+    c = proposed()
+    with pytest.raises(InvalidValue) as error:
+        c.convene(
+            by=STAFF,
+            meets_at=T0,
+            place="活动室",
+            method="vote",
+            motion="m",
+            matter="ordinary",
+            electorate=[(str(H1).upper(), Decimal("90")), (str(H1), Decimal("80"))],
+        )
+    assert error.value.field == "electorate"
+    assert "once" in error.value.message
