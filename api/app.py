@@ -11,7 +11,16 @@ from api.deps import idempotency_key
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
 from api.security import BodyLimit, install_security_headers
-from api.routers import commitments, compounds, consultations, health, needs, stats, visits
+from api.routers import (
+    audit,
+    commitments,
+    compounds,
+    consultations,
+    health,
+    needs,
+    stats,
+    visits,
+)
 from infrastructure.settings import Settings
 from infrastructure.store import Services, build_services
 
@@ -51,4 +60,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(consultations.router)
     app.include_router(visits.router)
     app.include_router(stats.router)
+    app.include_router(audit.router)
     return app

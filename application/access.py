@@ -16,6 +16,9 @@ R = Role
 ALL_ROLES = frozenset(Role)
 CASE_READERS = ALL_ROLES - {R.ADMIN}
 COORDINATORS = frozenset({R.COMMUNITY_STAFF, R.PARTY_BRANCH})
+AUDITORS = frozenset(
+    {R.SUPERVISOR, R.COMMUNITY_STAFF, R.PARTY_BRANCH, R.OWNERS_COMMITTEE, R.GRID_WORKER}
+)
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "compound.register": frozenset({R.COMMUNITY_STAFF, R.ADMIN}),
@@ -40,6 +43,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "need.add_note": frozenset({R.GRID_WORKER, R.COMMUNITY_STAFF, *PARTY_ROLES}),
     "need.supervise": frozenset({R.SUPERVISOR}),
     "need.read": CASE_READERS,
+    "stats.read": AUDITORS,
+    "audit.read": AUDITORS,
 }
 
 # Party staff who see every need of their compounds; the others see the

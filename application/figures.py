@@ -31,17 +31,8 @@ from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from application.access import R, register_permissions
 from application.projections import is_overdue
 from application.readmodel import Row, utc_text
-
-register_permissions(
-    {
-        "stats.read": frozenset(
-            {R.SUPERVISOR, R.COMMUNITY_STAFF, R.PARTY_BRANCH, R.OWNERS_COMMITTEE, R.GRID_WORKER}
-        )
-    }
-)
 
 NOT_THE_PARTYS = {"transferred", "withdrawn", "rejected", "merged"}
 RESOLVED = {"resolved", "closed"}

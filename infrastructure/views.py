@@ -315,6 +315,7 @@ class LinliViews:
         overdue: bool | None = None,
         reported_from: str | None = None,
         reported_to: str | None = None,
+        disputed: bool | None = None,
     ) -> tuple[list[Row], int | None]:
         """A page of needs, newest first, and the cursor of the next page."""
         where: list[str] = []
@@ -341,6 +342,8 @@ class LinliViews:
         if assigned_party_id is not None:
             where.append("assigned_party_id = ?")
             params.append(assigned_party_id)
+        if disputed is not None:
+            where.append(f"consultation_id IS {'NOT ' if disputed else ''}NULL")
         if reported_from is not None:
             where.append("reported_at >= ?")
             params.append(reported_from)
