@@ -1,1 +1,372 @@
-"""How commitments appear on the read side (registered case type and summaries)."""
+"""How commitments appear on the read side: the case row, the trail's
+summaries, and the fulfilment figures (履约情况) of a list and of a provider.
+
+The case row keeps every list version with its items, so that any version
+can be served from the view; inspections are kept as counters per item (the
+audit trail keeps each one).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from application.readmodel import CaseType, Row, plain, register_case_type, utc_text
+from domain.calendar import TimeLimit, WorkingCalendar
+from domain.commitment import (
+    CONFIRMING_PARTIES,
+    CommitmentStatus,
+    ServiceCommitment,
+    VersionState,
+    apply_amendment,
+)
+
+SC = ServiceCommitment
+
+# ----- the case row -----------------------------------------------------------------
+
+
+def commitment_row(row: Row | None, event: Any, position: int) -> Row:
+    """The list's view row after ``event`` (``row`` is None before the draft)."""
+    at = utc_text(event.timestamp)
+    if isinstance(event, SC.Drafted):
+        row = {
+            "id": str(event.originator_id),
+            "compound_id": str(event.compound_id),
+            "provider_party_id": str(event.provider_party_id),
+            "provider_kind": event.provider_kind,
+            "title": event.title,
+            "status": CommitmentStatus.DRAFT.value,
+            "status_reason": None,
+            "drafted_at": at,
+            "drafted_by": event.actor_id,
+            "in_effect_version": None,
+            "in_effect_items": [],
+            "took_effect_at": None,
+            "pending_version": None,
+            "versions": [],
+            "inspections": {},
+            "opinions": 0,
+            "suspended_at": None,
+            "terminated_at": None,
+        }
+        _add_version(row, event, at, items=plain(event.items), based_on=None, reason=None)
+    else:
+        assert row is not None, f"no row for {event.originator_id}"
+        row = copy.deepcopy(row)
+        _CHANGES[type(event).__name__](row, event, at)
+    row["version"] = event.originator_version
+    row["updated_at"] = at
+    row["position"] = position
+    return row
+
+
+def _version(row: Row, list_version: int) -> Row:
+    return row["versions"][list_version - 1]  # type: ignore[no-any-return]
+
+
+def _add_version(
+    row: Row,
+    event: Any,
+    at: str | None,
+    *,
+    items: list[Row],
+    based_on: int | None,
+    reason: str | None,
+) -> None:
+    row["versions"].append(
+        {
+            "list_version": event.list_version,
+            "state": VersionState.PENDING.value,
+            "based_on": based_on,
+            "reason": reason,
+            "drafted_by": event.actor_id,
+            "drafted_by_role": event.actor_role,
+            "drafted_at": at,
+            "items": items,
+            # What this version changed from the one it is based on.
+            "added": plain(event.added) if based_on is not None else copy.deepcopy(items),
+            "changed": plain(event.changed) if based_on is not None else [],
+            "removed": list(event.removed) if based_on is not None else [],
+            "confirmations": {},
+            "opinions": [],
+            "took_effect_at": None,
+            "ended_at": None,
+        }
+    )
+    row["pending_version"] = event.list_version
+
+
+def _opinion(row: Row, e: Any, at: str) -> None:
+    row["opinions"] += 1
+    _version(row, e.list_version)["opinions"].append(
+        {
+            "text": e.text,
+            "item_no": e.item_no,
+            "household_id": plain(e.household_id),
+            "on_behalf_of_resident": e.on_behalf_of_resident,
+            "actor_id": e.actor_id,
+            "actor_role": e.actor_role,
+            "at": at,
+        }
+    )
+
+
+def _confirmed(row: Row, e: Any, at: str) -> None:
+    _version(row, e.list_version)["confirmations"][e.confirming_as] = {
+        "party_id": str(e.party_id),
+        "actor_id": e.actor_id,
+        "actor_role": e.actor_role,
+        "at": at,
+    }
+
+
+def _took_effect(row: Row, e: Any, at: str) -> None:
+    if e.replaced_version is not None:
+        old = _version(row, e.replaced_version)
+        old.update(state=VersionState.REPLACED.value, ended_at=at)
+    new = _version(row, e.list_version)
+    new.update(state=VersionState.IN_EFFECT.value, took_effect_at=at)
+    row.update(
+        in_effect_version=e.list_version,
+        in_effect_items=copy.deepcopy(new["items"]),
+        took_effect_at=at,
+        pending_version=None,
+    )
+    if row["status"] == CommitmentStatus.DRAFT.value:
+        row["status"] = CommitmentStatus.IN_EFFECT.value
+
+
+def _amended(row: Row, e: Any, at: str) -> None:
+    if e.superseded_version is not None:
+        _version(row, e.superseded_version).update(
+            state=VersionState.SUPERSEDED.value, ended_at=at
+        )
+    base = _version(row, e.based_on)["items"]
+    items = apply_amendment(base, plain(e.added), plain(e.changed), e.removed)
+    _add_version(row, e, at, items=items, based_on=e.based_on, reason=e.reason)
+
+
+def _inspected(row: Row, e: Any, at: str) -> None:
+    counts = row["inspections"].setdefault(
+        str(e.item_no), {"item_no": e.item_no, "met": 0, "not_met": 0, "last": None}
+    )
+    counts[e.result] += 1
+    counts["last"] = {
+        "result": e.result,
+        "note": e.note,
+        "list_version": e.list_version,
+        "actor_id": e.actor_id,
+        "actor_role": e.actor_role,
+        "at": at,
+    }
+
+
+def _status(status: CommitmentStatus, stamp: str | None = None) -> Any:
+    def change(row: Row, e: Any, at: str) -> None:
+        row.update(status=status.value, status_reason=e.reason)
+        if stamp:
+            row[stamp] = at
+        if status == CommitmentStatus.TERMINATED:
+            if row["pending_version"] is not None:
+                _version(row, row["pending_version"]).update(
+                    state=VersionState.WITHDRAWN.value, ended_at=at
+                )
+                row["pending_version"] = None
+            if row["in_effect_version"] is not None:
+                _version(row, row["in_effect_version"]).update(
+                    state=VersionState.ENDED.value, ended_at=at
+                )
+
+    return change
+
+
+_CHANGES = {
+    "OpinionRecorded": _opinion,
+    "Confirmed": _confirmed,
+    "TookEffect": _took_effect,
+    "Amended": _amended,
+    "ItemInspected": _inspected,
+    "Suspended": _status(CommitmentStatus.SUSPENDED, "suspended_at"),
+    "Resumed": _status(CommitmentStatus.IN_EFFECT),
+    "Terminated": _status(CommitmentStatus.TERMINATED, "terminated_at"),
+}
+
+
+def awaiting_confirmation_from(row: Row) -> list[str]:
+    """The confirming parties that have not yet confirmed the pending draft."""
+    if row["pending_version"] is None:
+        return []
+    done = _version(row, row["pending_version"])["confirmations"]
+    return [party for party in CONFIRMING_PARTIES if party not in done]
+
+
+register_case_type(
+    CaseType("commitment", ServiceCommitment, commitment_row),
+    {
+        "ServiceCommitment.Drafted": (
+            "草拟服务清单《{title}》第 {list_version} 版，服务方 {provider_kind} {provider_party_id}",
+            "service list '{title}' drafted as version {list_version} for {provider_kind} "
+            "{provider_party_id}",
+        ),
+        "ServiceCommitment.OpinionRecorded": (
+            "征求意见（第 {list_version} 版）：{text}",
+            "opinion on version {list_version}: {text}",
+        ),
+        "ServiceCommitment.Confirmed": (
+            "确认第 {list_version} 版（确认方：{confirming_as}）",
+            "version {list_version} confirmed as {confirming_as}",
+        ),
+        "ServiceCommitment.TookEffect": (
+            "第 {list_version} 版经党支部、业委会和服务方确认，公示生效",
+            "version {list_version} confirmed by the party branch, the owners' committee and the "
+            "provider: in effect",
+        ),
+        "ServiceCommitment.Amended": (
+            "动态调整：以第 {based_on} 版为基础形成第 {list_version} 版，待三方确认；理由：{reason}",
+            "amended: version {list_version} drafted from version {based_on}, awaiting the "
+            "three confirmations; reason: {reason}",
+        ),
+        "ServiceCommitment.ItemInspected": (
+            "履约检查第 {item_no} 项（第 {list_version} 版）：{result}；{note}",
+            "inspection of item {item_no} (version {list_version}): {result}; {note}",
+        ),
+        "ServiceCommitment.Suspended": ("暂停执行：{reason}", "suspended: {reason}"),
+        "ServiceCommitment.Resumed": ("恢复执行：{reason}", "resumed: {reason}"),
+        "ServiceCommitment.Terminated": ("终止：{reason}", "terminated: {reason}"),
+    },
+)
+
+
+# ----- fulfilment (履约情况) ---------------------------------------------------------
+
+_OPEN_NEED_STATUSES = frozenset({"assigned", "in_progress", "escalated"})
+_COUNTERS = (
+    "inspections_met",
+    "inspections_not_met",
+    "needs_assigned",
+    "needs_resolved",
+    "needs_resolved_within_limit",
+    "needs_overdue",
+)
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _rate(counts: Row) -> None:
+    """Fulfilled checks over assessed checks: inspections met and needs resolved within
+    the item's time limit, over all inspections, resolved needs and needs still open
+    past the limit. Needs still open within the limit, or withdrawn, are not assessed."""
+    counts["fulfilled"] = counts["inspections_met"] + counts["needs_resolved_within_limit"]
+    counts["assessed"] = (
+        counts["inspections_met"]
+        + counts["inspections_not_met"]
+        + counts["needs_resolved"]
+        + counts["needs_overdue"]
+    )
+    counts["fulfilment_rate"] = (
+        round(counts["fulfilled"] / counts["assessed"], 4) if counts["assessed"] else None
+    )
+
+
+def _item_when_assigned(row: Row, number: int, assigned_at: str | None) -> Row | None:
+    """The item as the version in effect when the need was assigned defined it;
+    else its latest definition in any version that took effect."""
+    effective = [v for v in row["versions"] if v["took_effect_at"] is not None]
+    if assigned_at is not None:
+        for version in reversed(effective):
+            if version["took_effect_at"] <= assigned_at:
+                found = next((i for i in version["items"] if i["number"] == number), None)
+                if found is not None:
+                    return found  # type: ignore[no-any-return]
+                break
+    for version in reversed(effective):
+        found = next((i for i in version["items"] if i["number"] == number), None)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    return None
+
+
+def fulfilment(
+    row: Row, needs: Iterable[Row], calendar: WorkingCalendar, now: datetime
+) -> Row:
+    """Per item and in total: inspections met and not met, needs assigned under the
+    item, resolved, resolved within the item's time limit (from assignment to
+    resolution, working days by ``calendar``), still open past it, and the rate.
+
+    Pure: ``row`` is the list's case row and ``needs`` the need rows citing it.
+    """
+    now_text = utc_text(now)
+    in_effect = {i["number"] for i in row["in_effect_items"]}
+    items: dict[int, Row] = {}
+
+    def entry(number: int) -> Row:
+        if number not in items:
+            item = _item_when_assigned(row, number, None) or {}
+            items[number] = {
+                "number": number,
+                "title": item.get("title"),
+                "time_limit": item.get("time_limit"),
+                "in_version_in_effect": number in in_effect,
+                **dict.fromkeys(_COUNTERS, 0),
+            }
+        return items[number]
+
+    for number in sorted(in_effect):
+        entry(number)
+    for key, counts in row["inspections"].items():
+        e = entry(int(key))
+        e["inspections_met"] += counts["met"]
+        e["inspections_not_met"] += counts["not_met"]
+    for need in needs:
+        if need.get("commitment_id") != row["id"] or need.get("commitment_item_no") is None:
+            continue
+        number = int(need["commitment_item_no"])
+        e = entry(number)
+        e["needs_assigned"] += 1
+        item = _item_when_assigned(row, number, need.get("assigned_at"))
+        if item is None or need.get("assigned_at") is None:
+            continue
+        due = TimeLimit.parse(item["time_limit"]).due(_moment(need["assigned_at"]), calendar)
+        if need.get("resolved_at"):
+            e["needs_resolved"] += 1
+            if _moment(need["resolved_at"]) <= due:
+                e["needs_resolved_within_limit"] += 1
+        elif need.get("status") in _OPEN_NEED_STATUSES and now > due:
+            e["needs_overdue"] += 1
+    ordered = [items[n] for n in sorted(items)]
+    for e in ordered:
+        _rate(e)
+    totals = {name: sum(e[name] for e in ordered) for name in _COUNTERS}
+    _rate(totals)
+    return {
+        "commitment_id": row["id"],
+        "compound_id": row["compound_id"],
+        "provider_party_id": row["provider_party_id"],
+        "title": row["title"],
+        "status": row["status"],
+        "in_effect_version": row["in_effect_version"],
+        "as_of": now_text,
+        "items": ordered,
+        "totals": totals,
+    }
+
+
+def provider_fulfilment(party_id: str, lists: Iterable[Row], now: datetime) -> Row:
+    """One provider's figures across its lists (each from ``fulfilment``)."""
+    per_list = [f for f in lists if f["provider_party_id"] == party_id]
+    totals = {name: sum(f["totals"][name] for f in per_list) for name in _COUNTERS}
+    _rate(totals)
+    return {
+        "party_id": party_id,
+        "as_of": utc_text(now),
+        "lists": [
+            {k: f[k] for k in ("commitment_id", "compound_id", "title", "status", "totals")}
+            for f in per_list
+        ],
+        "totals": totals,
+    }
