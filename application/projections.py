@@ -234,8 +234,17 @@ def party_row(row: Row | None, event: Any, position: int) -> Row:
     }
 
 
+def need_related(event: Any, row: Row) -> list[str]:
+    """A service list's trail shows the needs assigned under its items, and their outcome."""
+    if row.get("commitment_id") and isinstance(
+        event, Need.Assigned | Need.Resolved | Need.Evaluated
+    ):
+        return [row["commitment_id"]]
+    return []
+
+
 register_case_type(
-    CaseType("need", Need, need_row),
+    CaseType("need", Need, need_row, need_related),
     {
         "Need.Registered": (
             "登记：{title}（来源 {source}，类别 {category}）",

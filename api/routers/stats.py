@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query
 
 from application.access import need_scope
+from application.commitment_views import fulfilment
 from application.figures import coverage, grouped_figures, month_range
 from domain.actor import Actor
 from domain.errors import InvalidValue
@@ -74,9 +75,23 @@ def stats(
                     "rate": round(visited / households, 4) if households else None,
                 }
             )
+    calendar = services.app.deadline_policy.calendar
+    commitment_fulfilment = []
+    for row in services.views.iter_cases("commitment", compound_texts):
+        if party_id is not None and row["provider_party_id"] != str(party_id):
+            continue
+        figures_of_list = fulfilment(row, services.views.needs_citing(row["id"]), calendar, now)
+        commitment_fulfilment.append(
+            {
+                key: figures_of_list[key]
+                for key in ("commitment_id", "compound_id", "provider_party_id", "title", "status")
+            }
+            | {"totals": figures_of_list["totals"], "items": figures_of_list["items"]}
+        )
     return {
         "generated_at": now.isoformat(),
         "months": months,
         **figures,
         "visit_coverage": visit_coverage,
+        "commitment_fulfilment": commitment_fulfilment,
     }

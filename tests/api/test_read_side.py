@@ -244,3 +244,22 @@ def test_readyz_reports_not_ready_while_the_views_are_far_behind(make_settings) 
         assert world.compound_id
     finally:
         services.close()
+
+
+def test_figures_carry_commitment_fulfilment_and_the_lists_trail_shows_its_needs(api: Api) -> None:
+    from tests.api.test_commitments_api import in_effect, inspection, need_under
+
+    cid = in_effect(api)
+    api.ok("staff", f"/commitments/{cid}/inspections", inspection(1, "met"))
+    api.ok("staff", f"/commitments/{cid}/inspections", inspection(1, "not_met"))
+    need = need_under(api, cid, 1)
+    last = api.ok("property_company", f"/needs/{need}/resolve", {"outcome": "已清扫"})
+    stats = api.get("supervisor", "/stats", after=last["position"]).json()
+    [listed] = stats["commitment_fulfilment"]
+    assert listed["commitment_id"] == cid
+    totals = listed["totals"]
+    assert (totals["inspections_met"], totals["inspections_not_met"]) == (1, 1)
+    assert (totals["needs_assigned"], totals["needs_resolved_within_limit"]) == (1, 1)
+    trail = api.get("supervisor", f"/commitments/{cid}/history").json()["events"]
+    mine = [e["event"] for e in trail if e["case_id"] == need]
+    assert mine == ["Need.Assigned", "Need.Resolved"]
