@@ -137,11 +137,15 @@ class LinliBase(Application):
         key = request_key.get()
         kwargs: dict[str, Any] = {}
         if key is not None:
+            # The command's position is that of the last event saved.
+            last = next((a for a in reversed(aggregates) if a.pending_events), primary)
             kwargs["idempotency"] = {
                 "scope": key.scope,
                 "request": key.request,
                 "aggregate_id": primary.id,
                 "version": primary.version,
+                "last_id": last.id,
+                "last_version": last.version,
                 "extra": json.dumps(extra or {}),
             }
         recordings = self.save(*aggregates, **kwargs)

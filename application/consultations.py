@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
@@ -80,7 +80,9 @@ class ConsultationCommands(LinliBase):
         authorize(by, "consultation.propose")
         self._visible_compound(by, compound_id, "compound_id")
         wanted = list(need_ids or [])
-        consultation_id = consultation_id or uuid4()
+        consultation_id = consultation_id or self.new_id()
+        if (earlier := self._replayed()) is not None:
+            return earlier
         for attempt in range(self.max_retries):
             consultation = Consultation.propose(
                 by=by,
@@ -129,6 +131,8 @@ class ConsultationCommands(LinliBase):
         ``expected_version`` is the need's version (the route is the need's).
         """
         authorize(by, "need.escalate")
+        if (earlier := self._replayed()) is not None:
+            return earlier
         for attempt in range(self.max_retries):
             need = self._load(Need, need_id, "need")
             if not can_see_need(by, need.compound_id, need.reporter_id, need.assigned_party_id):
@@ -141,6 +145,8 @@ class ConsultationCommands(LinliBase):
             try:
                 position = self._save(need, consultation)
             except IntegrityError:
+                if (earlier := self._replayed()) is not None:
+                    return earlier
                 if expected_version is not None:
                     raise StaleVersion(expected_version, need.version) from None
                 self._lost_race("need", need_id, attempt)
@@ -373,6 +379,8 @@ class ConsultationCommands(LinliBase):
         """Load, change and save a consultation; when the change concludes it,
         its escalated needs return to their parties in the same save."""
         authorize(by, action)
+        if (earlier := self._replayed()) is not None:
+            return earlier
         for attempt in range(self.max_retries):
             consultation = self.get_consultation(by, consultation_id)
             if expected_version is not None and consultation.version != expected_version:
@@ -385,6 +393,8 @@ class ConsultationCommands(LinliBase):
             try:
                 position = self._save(consultation, *needs)
             except IntegrityError:
+                if (earlier := self._replayed()) is not None:
+                    return earlier
                 if expected_version is not None:
                     raise StaleVersion(expected_version, consultation.version) from None
                 self._lost_race("consultation", consultation_id, attempt)

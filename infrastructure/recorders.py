@@ -28,7 +28,8 @@ class SQLiteLinliRecorder(SQLiteApplicationRecorder):
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {IDEMPOTENCY_TABLE} ("
             "scope TEXT PRIMARY KEY, request TEXT NOT NULL, aggregate_id TEXT NOT NULL, "
-            "version INTEGER NOT NULL, extra TEXT NOT NULL)",
+            "version INTEGER NOT NULL, last_id TEXT NOT NULL, last_version INTEGER NOT NULL, "
+            "extra TEXT NOT NULL)",
         ]
 
     def _insert_events(
@@ -38,8 +39,16 @@ class SQLiteLinliRecorder(SQLiteApplicationRecorder):
         key = kwargs.get("idempotency")
         if key is not None:
             c.execute(
-                f"INSERT INTO {IDEMPOTENCY_TABLE} VALUES (?, ?, ?, ?, ?)",
-                (key["scope"], key["request"], key["aggregate_id"].hex, key["version"], key["extra"]),
+                f"INSERT INTO {IDEMPOTENCY_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key["scope"],
+                    key["request"],
+                    key["aggregate_id"].hex,
+                    key["version"],
+                    key["last_id"].hex,
+                    key["last_version"],
+                    key["extra"],
+                ),
             )
         return ids
 
@@ -48,7 +57,7 @@ class SQLiteLinliRecorder(SQLiteApplicationRecorder):
             c.execute(
                 f"SELECT k.request, k.aggregate_id, k.version, k.extra, e.rowid AS position "
                 f"FROM {IDEMPOTENCY_TABLE} k JOIN {self.events_table_name} e "
-                "ON e.originator_id = k.aggregate_id AND e.originator_version = k.version "
+                "ON e.originator_id = k.last_id AND e.originator_version = k.last_version "
                 "WHERE k.scope = ?",
                 (scope,),
             )
@@ -65,16 +74,17 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
             SQL(
                 "CREATE TABLE IF NOT EXISTS {}.{} ("
                 "scope text PRIMARY KEY, request text NOT NULL, aggregate_id uuid NOT NULL, "
-                "version bigint NOT NULL, extra text NOT NULL)"
+                "version bigint NOT NULL, last_id uuid NOT NULL, last_version bigint NOT NULL, "
+                "extra text NOT NULL)"
             ).format(schema, table)
         )
-        self.insert_key_statement = SQL("INSERT INTO {}.{} VALUES (%s, %s, %s, %s, %s)").format(
-            schema, table
-        )
+        self.insert_key_statement = SQL(
+            "INSERT INTO {}.{} VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        ).format(schema, table)
         self.find_key_statement = SQL(
             "SELECT k.request, k.aggregate_id, k.version, k.extra, e.notification_id AS position "
             "FROM {}.{} k JOIN {}.{} e "
-            "ON e.originator_id = k.aggregate_id AND e.originator_version = k.version "
+            "ON e.originator_id = k.last_id AND e.originator_version = k.last_version "
             "WHERE k.scope = %s"
         ).format(schema, table, schema, Identifier(self.events_table_name))
 
@@ -83,7 +93,15 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
         if key is not None:
             curs.execute(
                 self.insert_key_statement,
-                (key["scope"], key["request"], key["aggregate_id"], key["version"], key["extra"]),
+                (
+                    key["scope"],
+                    key["request"],
+                    key["aggregate_id"],
+                    key["version"],
+                    key["last_id"],
+                    key["last_version"],
+                    key["extra"],
+                ),
             )
         super()._insert_events(curs, stored_events, **kwargs)
 

@@ -132,3 +132,21 @@ def test_a_replay_after_the_first_commit_finds_the_first_result(world: World) ->
 def test_bad_keys_are_422(api: Api) -> None:
     response = api.post("grid_worker", "/needs", _body(api.world), headers={"Idempotency-Key": "x" * 201})
     assert response.status_code == 422
+
+
+def test_keyed_consultation_commands_replay_their_first_result(api: Api) -> None:
+    from tests.api.test_consultations_api import convene_vote
+
+    need = api.to_in_progress()
+    body = {"compound_id": str(api.world.compound_id), "topic": "电梯分歧", "need_ids": [need]}
+    headers = {"Idempotency-Key": "propose-1"}
+    first = api.ok("party_branch", "/consultations", body, headers=headers)
+    again = api.ok("party_branch", "/consultations", body, headers=headers)
+    assert again == first
+    convene_vote(api, first["id"])
+    vote = {"choice": "for"}
+    headers = {"Idempotency-Key": "vote-1"}
+    cast = api.ok("resident", f"/consultations/{first['id']}/votes", vote, headers=headers)
+    assert api.ok("resident", f"/consultations/{first['id']}/votes", vote, headers=headers) == cast
+    view = api.get("staff", f"/consultations/{first['id']}", after=cast["position"]).json()
+    assert view["votes_cast"] == 1
