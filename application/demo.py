@@ -78,6 +78,59 @@ def seed(app: Linli) -> DemoCompound:
         household_id=demo.households[2],
     ).id
     app.accept_need(scoped, noise, priority="normal")
+    branch = Actor(
+        "demo-party-branch",
+        Role.PARTY_BRANCH,
+        compound_ids=frozenset({compound.id}),
+        party_id=demo.parties["party_branch"],
+    )
+    committee = Actor(
+        "demo-owners-committee",
+        Role.OWNERS_COMMITTEE,
+        compound_ids=frozenset({compound.id}),
+        party_id=demo.parties["owners_committee"],
+    )
+    service_list = app.draft_commitment(
+        branch,
+        compound_id=compound.id,
+        provider_party_id=demo.parties["property_company"],
+        title="2026 年度物业服务清单",
+        items=[
+            {
+                "number": 1,
+                "title": "公共区域保洁",
+                "standard": "楼道、电梯轿厢每日清扫一次",
+                "frequency": "每日",
+                "time_limit": "24h",
+            },
+            {
+                "number": 2,
+                "title": "电梯维保",
+                "standard": "每半月保养一次，故障 2 小时内到场",
+                "frequency": "每半月",
+                "time_limit": "2h",
+            },
+            {
+                "number": 3,
+                "title": "绿化养护",
+                "standard": "草坪修剪、病虫害防治",
+                "frequency": "每月",
+                "time_limit": "3wd",
+            },
+        ],
+    ).id
+    for actor in (branch, committee, property_staff):
+        app.confirm_commitment(actor, service_list, list_version=1)
+    app.inspect_commitment_item(
+        committee, service_list, item_no=1, result="met", note="抽查 1、2 号楼楼道，整洁"
+    )
+    app.assign_need(scoped, noise, party_id=demo.parties["owners_committee"])
+    app.propose_consultation(
+        branch,
+        compound_id=compound.id,
+        topic="装修噪音扰民：装修时段如何约定",
+        need_ids=[noise],
+    )
     app.register_need(
         scoped,
         compound_id=compound.id,
