@@ -11,6 +11,7 @@ from api.deps import idempotency_key
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
 from api.security import BodyLimit, install_security_headers
+from api import console
 from api.routers import (
     audit,
     commitments,
@@ -61,4 +62,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(visits.router)
     app.include_router(stats.router)
     app.include_router(audit.router)
+    app.include_router(console.router)
     return app

@@ -145,6 +145,9 @@ def _demo(services: Services) -> None:
     console.print(table)
     console.print(f"Compound id: {compound_id}")
     console.print(
+        f"Console (zh-CN; ?lang=en): http://{services.settings.host}:{services.settings.port}/console"
+    )
+    console.print(
         "Try: curl -H 'Authorization: Bearer TOKEN' http://"
         f"{services.settings.host}:{services.settings.port}/needs"
     )

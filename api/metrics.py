@@ -67,7 +67,10 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
         template = getattr(route, "path", "unmatched")
         latency.labels(request.method, template).observe(time.perf_counter() - started)
         requests.labels(request.method, template, str(response.status_code)).inc()
-        if request.method == "POST" and response.status_code < 300 and route is not None:
+        succeeded = response.status_code < 300 or (
+            response.status_code == 303 and template.startswith("/console/")
+        )
+        if request.method == "POST" and succeeded and route is not None:
             commands.labels(getattr(route, "name", template)).inc()
         return response
 
