@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+
+import psycopg
 
 from application.app import Linli
 from infrastructure.calendar import deadline_policy
@@ -53,15 +57,48 @@ class Services:
         self.app.close()
 
 
+@contextmanager
+def schema_lock(settings: Settings) -> Iterator[None]:
+    """Serialize the creation of tables between processes starting at once.
+
+    The library's PostgreSQL recorders run ``CREATE OR REPLACE FUNCTION`` and
+    ``CREATE TABLE IF NOT EXISTS`` at every start; two sessions doing so at the
+    same moment can fail with "tuple concurrently updated". An advisory lock
+    keyed on the schema makes them take turns. SQLite needs none.
+    """
+    if settings.store != "postgres":
+        yield
+        return
+    with psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname=settings.postgres_db,
+        user=settings.postgres_user,
+        password=settings.postgres_password,
+        connect_timeout=5,
+        autocommit=True,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"linli:{settings.postgres_schema}"])
+        try:
+            yield
+        finally:
+            conn.execute(
+                "SELECT pg_advisory_unlock(hashtext(%s))", [f"linli:{settings.postgres_schema}"]
+            )
+
+
 def build_services(settings: Settings) -> Services:
-    app = Linli(
-        application_env(settings),
-        deadline_policy=deadline_policy(settings),
-        evaluation_window=timedelta(days=settings.evaluation_window_days),
-    )
-    datastore = app.factory.datastore  # type: ignore[attr-defined]
-    views: LinliViews = SQLiteViews(datastore) if settings.store == "sqlite" else PostgresViews(datastore)
-    views.create_table()  # type: ignore[attr-defined]
+    with schema_lock(settings):
+        app = Linli(
+            application_env(settings),
+            deadline_policy=deadline_policy(settings),
+            evaluation_window=timedelta(days=settings.evaluation_window_days),
+        )
+        datastore = app.factory.datastore  # type: ignore[attr-defined]
+        views: LinliViews = (
+            SQLiteViews(datastore) if settings.store == "sqlite" else PostgresViews(datastore)
+        )
+        views.create_table()  # type: ignore[attr-defined]
     updater = ViewUpdater(
         app,
         views,

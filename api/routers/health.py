@@ -39,7 +39,8 @@ def readyz(services: ServicesDep, _: Annotated[None, Depends(public)]) -> Any:
         "lag": lag,
         "last_error": services.updater.last_error,
     }
-    return JSONResponse(status_code=200 if ready else 503, content=body)
+    headers = {} if ready else {"Retry-After": "5"}
+    return JSONResponse(status_code=200 if ready else 503, content=body, headers=headers)
 
 
 @router.get("/metrics", response_class=Response)
