@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 
 from api import schemas as s
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
+from api.export import Format, csv_response
 from api.routers.needs import After
 from application.access import ensure_compound_visible
 from domain.actor import Actor
@@ -64,9 +65,14 @@ def list_compounds(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("compound.read"))],
     after: After = None,
-) -> dict[str, Any]:
+    format: Format = "json",  # noqa: A002
+) -> Any:
     wait_for_views(services, after)
-    return {"items": services.views.cases("compound", _scope(actor))[0]}
+    rows = services.views.iter_cases("compound", _scope(actor))
+    if format == "csv":
+        columns = ("id", "name", "community", "address", "buildings", "households", "version")
+        return csv_response(rows, columns, "compounds.csv")
+    return {"items": list(rows)}
 
 
 @router.get("/compounds/{compound_id}")
@@ -100,9 +106,14 @@ def list_parties(
     actor: Annotated[Actor, Depends(requires("party.read"))],
     compound_id: UUID | None = None,
     after: After = None,
-) -> dict[str, Any]:
+    format: Format = "json",  # noqa: A002
+) -> Any:
     wait_for_views(services, after)
     scope = _scope(actor)
     if compound_id is not None:
         scope = [str(compound_id)] if scope is None or str(compound_id) in scope else []
-    return {"items": services.views.cases("party", scope)[0]}
+    rows = services.views.iter_cases("party", scope)
+    if format == "csv":
+        columns = ("id", "compound_id", "kind", "kind_zh", "name", "contact", "version")
+        return csv_response(rows, columns, "parties.csv")
+    return {"items": list(rows)}

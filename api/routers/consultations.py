@@ -17,6 +17,7 @@ import application.consultations  # noqa: F401 - registers the permissions used 
 from api import consultation_schemas as cs
 from api import schemas as s
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
+from api.export import HISTORY_COLUMNS, Format, csv_response
 from api.routers.needs import After
 from application.consultation_views import status_label_zh
 from application.consultations import can_see_consultation
@@ -28,6 +29,33 @@ from domain.consultation import (
 )
 from domain.errors import NotFound
 from infrastructure.store import Services
+
+CONSULTATION_COLUMNS = (
+    "id",
+    "compound_id",
+    "status",
+    "status_zh",
+    "topic",
+    "need_ids",
+    "proposed_by",
+    "proposed_at",
+    "convened_at",
+    "meets_at",
+    "place",
+    "method",
+    "matter",
+    "electorate_size",
+    "total_area",
+    "votes_cast",
+    "outcome",
+    "concluded_at",
+    "resolution",
+    "published_at",
+    "actions_total",
+    "actions_done",
+    "closed_at",
+    "version",
+)
 
 router = APIRouter(tags=["consultations"])
 
@@ -288,11 +316,19 @@ def list_consultations(
     cursor: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
-) -> s.Page:
+    format: Annotated[Format, Query(description="csv: every matching one, streamed")] = "json",  # noqa: A002
+) -> Any:
     wait_for_views(services, after)
     scope = None if actor.compound_ids is None else sorted(str(c) for c in actor.compound_ids)
     if compound_id is not None:
         scope = [str(compound_id)] if scope is None or str(compound_id) in scope else []
+    if format == "csv":
+        every = services.views.iter_cases("consultation", scope, status=status)
+        return csv_response(
+            (consultation_for_reading(r, services) for r in every),
+            CONSULTATION_COLUMNS,
+            "consultations.csv",
+        )
     rows, next_cursor = services.views.cases(
         "consultation", scope, status=status, limit=limit, cursor=cursor
     )
@@ -323,11 +359,12 @@ def consultation_history(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("consultation.read"))],
     after: After = None,
-) -> dict[str, Any]:
+    format: Format = "json",  # noqa: A002
+) -> Any:
     wait_for_views(services, after)
     visible_consultation(services, actor, consultation_id)
-    return {
-        "consultation_id": str(consultation_id),
-        "events": services.views.history(str(consultation_id)),
-    }
+    events = services.views.history(str(consultation_id))
+    if format == "csv":
+        return csv_response(events, HISTORY_COLUMNS, f"consultation-{consultation_id}-history.csv")
+    return {"consultation_id": str(consultation_id), "events": events}
 

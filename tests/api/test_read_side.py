@@ -263,3 +263,14 @@ def test_figures_carry_commitment_fulfilment_and_the_lists_trail_shows_its_needs
     trail = api.get("supervisor", f"/commitments/{cid}/history").json()["events"]
     mine = [e["event"] for e in trail if e["case_id"] == need]
     assert mine == ["Need.Assigned", "Need.Resolved"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/compounds", "/parties", "/consultations", "/commitments", "/visits", "/audit/disputes"]
+)
+def test_every_list_comes_as_csv_with_a_bom(api: Api, path: str) -> None:
+    response = api.get("supervisor", path, format="csv", after=api.log_position())
+    assert response.status_code == 200, response.text
+    assert response.content.startswith("\ufeff".encode())
+    header = next(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert "id" in header or "need_id" in header
