@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from typing import Any
+
 from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
 
 from api.deps import idempotency_key
 from api.errors import install_error_handlers
@@ -24,6 +28,36 @@ from api.routers import (
 )
 from infrastructure.settings import Settings
 from infrastructure.store import Services, build_services
+
+
+class Detail(BaseModel):
+    detail: Any = Field(description="what went wrong, in words a caller can act on")
+
+
+ERROR_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Detail, "description": "no token, or a bad or revoked one"},
+    403: {"model": Detail, "description": "the caller's role may not do this"},
+    404: {"model": Detail, "description": "no such object, or not visible to the caller"},
+    409: {"model": Detail, "description": "not allowed in the current state"},
+    412: {"model": Detail, "description": "If-Match named a stale version"},
+    413: {"model": Detail, "description": "the request body is over 1 MB"},
+    503: {"model": Detail, "description": "database unavailable or views behind; see Retry-After"},
+}
+
+
+def document_answers(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI schema, saying also that ``?format=csv`` answers text/csv."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                if any(p.get("name") == "format" for p in operation.get("parameters", [])):
+                    ok = operation["responses"].get("200", {})
+                    ok.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -49,7 +83,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(idempotency_key)],
+        responses=ERROR_ANSWERS,
     )
+    app.openapi = lambda: document_answers(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.state.metrics = install_metrics(app)
     install_security_headers(app)

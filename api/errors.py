@@ -6,8 +6,10 @@ import logging
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.security import HEADERS
 from application.app import StaleVersion
 from domain.errors import (
     Conflict,
@@ -27,6 +29,26 @@ class ViewsBehind(Exception):
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer, without echoing the input back: a large or
+        # badly encoded value would be reflected (or fail to encode at all).
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": details})
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        # Answered outside the middleware stack: set the security headers here.
+        log.exception("unexpected error: %s", type(error).__name__)
+        return JSONResponse(
+            status_code=500,
+            content={"detail": "internal error"},
+            headers={**HEADERS, "Cache-Control": "no-store"},
+        )
+
     @app.exception_handler(InvalidValue)
     async def invalid_value(_: Request, error: InvalidValue) -> JSONResponse:
         return JSONResponse(

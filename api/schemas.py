@@ -128,3 +128,6 @@ class AddedPart(Recorded):
 class Page(BaseModel):
     items: list[dict[str, Any]]
     next_cursor: int | None = Field(description="pass as ?cursor= for the next page")
+
+# The largest log position or cursor a store can hold (a signed 64-bit integer).
+MAX_POSITION = 2**63 - 1

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from application.projections import is_overdue
 from application.readmodel import Row, utc_text
+from domain.errors import InvalidValue
 
 NOT_THE_PARTYS = {"transferred", "withdrawn", "rejected", "merged"}
 RESOLVED = {"resolved", "closed"}
@@ -165,10 +166,13 @@ def coverage(compound: Row, visits: Iterable[Row], month: str) -> list[dict[str,
 
 def month_range(first: str, last: str) -> list[str]:
     """Every month from ``first`` to ``last`` (``YYYY-MM``), inclusive."""
-    start = date.fromisoformat(first + "-01")
-    end = date.fromisoformat(last + "-01")
-    months = []
-    while start <= end:
-        months.append(start.strftime("%Y-%m"))
-        start = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    try:
+        start = date.fromisoformat(first + "-01")
+        end = date.fromisoformat(last + "-01")
+        months = []
+        while start <= end:
+            months.append(start.strftime("%Y-%m"))
+            start = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    except (ValueError, OverflowError):
+        raise InvalidValue("month_from", "months run from 0001-01 to 9999-11") from None
     return months

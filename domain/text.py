@@ -7,6 +7,9 @@ import unicodedata
 from domain.errors import InvalidValue
 
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+# Bidirectional embeddings, overrides and isolates reorder what a reader sees
+# ("Trojan Source"); marks and joiners (U+200D in emoji) stay allowed.
+_BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 
 
 def required_text(field: str, value: str | None, max_length: int) -> str:
@@ -27,7 +30,9 @@ def optional_text(field: str, value: str | None, max_length: int) -> str | None:
     if len(text) > max_length:
         raise InvalidValue(field, f"must be at most {max_length} characters, got {len(text)}")
     for char in text:
-        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) == "Cc":
+        if char in _BIDI_CONTROLS or (
+            char not in _ALLOWED_CONTROLS and unicodedata.category(char) == "Cc"
+        ):
             raise InvalidValue(field, f"must not contain the control character U+{ord(char):04X}")
     return text
 

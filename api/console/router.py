@@ -890,7 +890,7 @@ class NeedFilters(_Query):
     category: list[s.Category] | None = None  # type: ignore[valid-type]
     party_id: UUID | None = None
     overdue: bool | None = None
-    cursor: int | None = Field(default=None, ge=0)
+    cursor: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
 
 class CompoundFilter(_Query):

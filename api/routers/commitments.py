@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from api import commitment_schemas as cs
 from api import schemas as s
+from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
 from api.export import HISTORY_COLUMNS, Format, csv_response
 from api.routers.needs import After
@@ -329,7 +330,7 @@ def list_commitments(
     compound_id: UUID | None = None,
     status: Annotated[list[StatusCode] | None, Query()] = None,
     party_id: Annotated[UUID | None, Query(description="the provider's party id")] = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
     format: Annotated[Format, Query(description="csv: every matching list")] = "json",  # noqa: A002

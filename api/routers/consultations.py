@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 import application.consultations  # noqa: F401 - registers the permissions used below
 from api import consultation_schemas as cs
 from api import schemas as s
+from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
 from api.export import HISTORY_COLUMNS, Format, csv_response
 from api.routers.needs import After
@@ -313,7 +314,7 @@ def list_consultations(
     actor: Annotated[Actor, Depends(requires("consultation.read"))],
     compound_id: UUID | None = None,
     status: Annotated[list[StatusCode] | None, Query()] = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
     format: Annotated[Format, Query(description="csv: every matching one, streamed")] = "json",  # noqa: A002

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query
 
 from api import schemas as s
+from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
 from api.export import HISTORY_COLUMNS, NEED_COLUMNS, Format, csv_response
 from application.access import can_see_need, need_scope
@@ -27,7 +28,7 @@ NO_PARTY = UUID(int=0)  # a party id no party has: the filter then matches nothi
 StatusCode = Literal[tuple(status.value for status in NeedStatus)]  # type: ignore[valid-type]
 After = Annotated[
     int | None,
-    Query(ge=0, description="answer only once the views reached this log position"),
+    Query(ge=0, le=MAX_POSITION, description="answer only once the views reached this log position"),
 ]
 
 
@@ -260,7 +261,7 @@ def list_needs(
     overdue: bool | None = None,
     reported_from: Annotated[date | None, Query(description="first day, inclusive")] = None,
     reported_to: Annotated[date | None, Query(description="last day, inclusive")] = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
     format: Annotated[Format, Query(description="csv: every matching need, streamed")] = "json",  # noqa: A002

@@ -16,6 +16,7 @@ from domain.actor import Actor
 from domain.errors import InvalidValue, NotFound
 
 from api import schemas as s
+from api.schemas import MAX_POSITION
 from api.deps import ServicesDep, requires, wait_for_views
 from api.export import Format, csv_response
 from api.routers.needs import After
@@ -90,7 +91,7 @@ def list_visits(
     actor: Annotated[Actor, Depends(requires("visit.read"))],
     compound_id: UUID | None = None,
     month: Month | None = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
     format: Format = "json",  # noqa: A002
