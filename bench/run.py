@@ -1,0 +1,598 @@
+"""``make bench``: Linli as deployed, every figure a ratio to a baseline of the same run.
+
+    python -m bench.run [--quick] [--out bench/results.json] [--events 1000000] [--optimize]
+
+The machines are shared and noisy (absolute times drift up to 2x between
+runs), so every figure is printed beside a baseline measured in the same
+invocation, on the same PostgreSQL database, served the same way:
+
+- library ceiling: an in-process loop saving a small aggregate with eventsourcing;
+- naive endpoint: FastAPI + eventsourcing, one small aggregate created and
+  saved per POST, loaded per GET (``bench/peers.py``);
+- CRUD peer: FastAPI + psycopg, a case row updated and an audit row
+  inserted in one transaction per command (``bench/peers.py``);
+- generator ceiling: the load generator (``bench/load.py``, its own process)
+  against a trivial endpoint.
+
+Linli runs as deployed: ``linli serve --workers 2`` on PostgreSQL (the
+supervising process keeps the views, the two workers serve). The benchmark
+creates its own database (``--db``, dropped and recreated at the start and
+dropped at the end), talks only to 127.0.0.1, bounds every loop in count and
+time, and kills every process it started. ``--quick`` runs every figure on
+small sizes (the test suite runs it so that the benchmark never rots);
+targets are judged by the full run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import (
+    HOST,
+    ROOT,
+    Pg,
+    Server,
+    free_port,
+    machine_facts,
+    proc_status,
+    python_cmd,
+    run_json,
+    start_server,
+    summary_ms,
+)
+
+console = Console(stderr=True)
+LINLI_SCHEMA = "linli"
+LIB_SCHEMA = "lib"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    small_events: int  # query latency "at 10 k"
+    large_events: int  # query latency and catch-up "at 1 M"
+    threads: int  # closed-loop HTTP clients
+    warmup: float
+    duration: float  # each throughput phase
+    lag_duration: float
+    query_requests: int  # per kind of query
+    library_saves: int
+    library_seconds: float
+    commitment_events: int
+    commitment_loads: int
+    seed_processes: int
+
+
+FULL = Sizes(
+    small_events=10_000,
+    large_events=1_000_000,
+    threads=16,
+    warmup=2.0,
+    duration=15.0,
+    lag_duration=15.0,
+    query_requests=400,
+    library_saves=5_000,
+    library_seconds=10.0,
+    commitment_events=10_000,
+    commitment_loads=300,
+    seed_processes=2,
+)
+QUICK = Sizes(
+    small_events=1_000,
+    large_events=4_000,
+    threads=4,
+    warmup=0.3,
+    duration=1.5,
+    lag_duration=1.5,
+    query_requests=30,
+    library_saves=200,
+    library_seconds=1.0,
+    commitment_events=300,
+    commitment_loads=20,
+    seed_processes=1,
+)
+
+
+def step(text: str) -> None:
+    console.log(f"[bold cyan]{text}[/]")
+
+
+# ----- baselines -------------------------------------------------------------------
+
+
+def library_ceiling(pg: Pg, sizes: Sizes) -> dict[str, Any]:
+    """Save a small aggregate in a loop, in this process, as fast as it goes."""
+    from bench.peers import Thing, things_app
+
+    pg.create_schema(LIB_SCHEMA)
+    app = things_app(pg.as_dict(), LIB_SCHEMA, create_table=True)
+    try:
+        for _ in range(20):  # warm the pool and the statements
+            app.save(Thing(name="门禁卡"))
+        latencies = []
+        began = time.perf_counter()
+        deadline = began + sizes.library_seconds
+        while len(latencies) < sizes.library_saves and time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            app.save(Thing(name="门禁卡"))
+            latencies.append(time.perf_counter() - t0)
+        seconds = time.perf_counter() - began
+    finally:
+        app.close()
+    return {"saves": len(latencies), "seconds": seconds, "rate": len(latencies) / seconds,
+            "latency": summary_ms(latencies)}
+
+
+def load(server: Server, workload: str, sizes: Sizes, tmp: Path, **spec: Any) -> dict[str, Any]:
+    """Run the load generator, a process of its own, against ``server``."""
+    full = {
+        "base_url": server.url,
+        "workload": workload,
+        "threads": sizes.threads,
+        "warmup": sizes.warmup,
+        "duration": sizes.duration,
+        "max_requests": 200_000,
+        **spec,
+    }
+    path = tmp / f"spec-{workload}-{time.monotonic_ns()}.json"
+    path.write_text(json.dumps(full))
+    timeout = full["warmup"] + full["duration"] + 180
+    result = run_json([sys.executable, "-m", "bench.load", str(path)], timeout=timeout)
+    if result["ok"] == 0:
+        raise RuntimeError(f"{workload} against {server.name}: no request succeeded: {result}")
+    return result
+
+
+def light_spec(sizes: Sizes, requests: int) -> dict[str, Any]:
+    """Two clients (one a worker), a bounded number of requests after a warm-up
+    that opens every worker's connections: latency under light load."""
+    return {"threads": 2, "duration": 120.0, "warmup": 0.0, "warmup_requests": 60,
+            "max_requests": requests}
+
+
+# ----- Linli ---------------------------------------------------------------------------
+
+
+LINLI_ENV: dict[str, str] = {}  # --linli-env
+
+
+def linli_server(pg: Pg, tmp: Path, optimize: bool) -> Server:
+    port = free_port()
+    argv = [*python_cmd(optimize), "-m", "api.cli", "serve", "--workers", "2",
+            "--host", HOST, "--port", str(port)]
+    env = {**pg.linli_env(LINLI_SCHEMA), **LINLI_ENV}
+    return start_server("linli", argv, port, env, tmp, "/healthz")
+
+
+def vacuum(pg: Pg, schema: str) -> None:
+    """Set hint bits and statistics after a bulk load, as autovacuum would in time."""
+    with pg.connect(autocommit=True) as conn:
+        for (table,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
+        ).fetchall():
+            conn.execute(f'VACUUM ANALYZE "{schema}"."{table}"')
+
+
+def seed_in_children(pg: Pg, world: dict[str, Any], events: int, sizes: Sizes, tmp: Path) -> dict[str, Any]:
+    """Seed ``events`` more events from child processes side by side."""
+    import subprocess
+
+    world_path = tmp / "world.json"
+    world_path.write_text(json.dumps(world))
+    share = [events // sizes.seed_processes] * sizes.seed_processes
+    share[0] += events - sum(share)
+    processes = []
+    began = time.perf_counter()
+    for i, count in enumerate(share):
+        argv = [sys.executable, "-m", "bench.seed", LINLI_SCHEMA, str(count),
+                str(10_000_000 * (i + 1)), str(world_path), json.dumps(pg.as_dict())]
+        processes.append(subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    results = []
+    try:
+        for p in processes:
+            out, err = p.communicate(timeout=1500)
+            if p.returncode != 0:
+                raise RuntimeError(f"seeding failed: {err.decode(errors='replace')[-3000:]}")
+            results.append(json.loads(out.decode().strip().splitlines()[-1]))
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    seconds = time.perf_counter() - began
+    sample = [need for r in results for need in r["sample"]]
+    return {"events": sum(r["events"] for r in results), "seconds": seconds,
+            "rate": sum(r["events"] for r in results) / seconds, "sample": sample}
+
+
+def commitment_loads(services: Any, world: dict[str, Any], sizes: Sizes) -> dict[str, Any]:
+    """Load a service list of 10 events and one of ``commitment_events``, in turn."""
+    from uuid import UUID
+
+    from domain.actor import Actor, Role
+    from domain.commitment import ServiceCommitment
+
+    app = services.app
+    compound = world["compounds"][0]
+    cid = UUID(compound["id"])
+    compounds = frozenset({cid})
+    parties = {k: UUID(v) for k, v in compound["parties"].items()}
+    actors = {
+        kind: Actor(f"bench-{kind}", Role(kind), compound_ids=compounds, party_id=parties[kind])
+        for kind in ("party_branch", "owners_committee", "property_company")
+    }
+    staff = Actor("bench-inspector", Role.COMMUNITY_STAFF, compound_ids=compounds)
+    items = [
+        {"number": n, "title": f"项目 {n}", "standard": "标准", "frequency": "每周", "time_limit": "3wd"}
+        for n in (1, 2, 3)
+    ]
+
+    def in_effect() -> UUID:
+        commitment_id = app.draft_commitment(
+            actors["party_branch"], compound_id=cid, provider_party_id=parties["property_company"],
+            title="物业服务清单", items=items,
+        ).id
+        for kind in ("party_branch", "owners_committee", "property_company"):
+            app.confirm_commitment(actors[kind], commitment_id, list_version=1)
+        return commitment_id
+
+    def inspect_to(commitment_id: UUID, events: int) -> None:
+        while (commitment := app.repository.get(commitment_id)).version < events:
+            for i in range(min(1000, events - commitment.version)):
+                commitment.inspect(by=staff, item_no=1 + i % 3, result="met" if i % 4 else "not_met",
+                                   note="巡查")
+            app.save(commitment)
+
+    short, long = in_effect(), in_effect()
+    inspect_to(short, 10)
+    inspect_to(long, sizes.commitment_events)
+    assert isinstance(app.repository.get(long), ServiceCommitment)
+    times: dict[str, list[float]] = {"short": [], "long": []}
+    for _ in range(10):  # warm up
+        app.repository.get(short), app.repository.get(long)
+    for _ in range(sizes.commitment_loads):
+        for name, commitment_id in (("short", short), ("long", long)):
+            t0 = time.perf_counter()
+            app.repository.get(commitment_id)
+            times[name].append(time.perf_counter() - t0)
+    return {
+        "short_events": app.repository.get(short).version,
+        "long_events": app.repository.get(long).version,
+        "short": summary_ms(times["short"]),
+        "long": summary_ms(times["long"]),
+    }
+
+
+# ----- the run -------------------------------------------------------------------------
+
+
+def measure(pg: Pg, sizes: Sizes, optimize: bool, tmp: Path, stack: ExitStack) -> dict[str, Any]:
+    from bench.peers import prepare
+    from bench.seed import LIST_STATUS, build_world, seed_needs
+    from infrastructure.store import build_services
+
+    out: dict[str, Any] = {"baselines": {}, "linli": {}}
+    base, linli = out["baselines"], out["linli"]
+
+    step("library ceiling: an in-process save loop")
+    base["library"] = library_ceiling(pg, sizes)
+
+    step("peers (trivial, naive, CRUD), served by uvicorn with two workers")
+    prepare(pg.as_dict())
+    port = free_port()
+    peers = start_server(
+        "peers",
+        [*python_cmd(optimize), "-m", "uvicorn", "bench.peers:create_app", "--factory",
+         "--workers", "2", "--host", HOST, "--port", str(port), "--log-level", "warning"],
+        port,
+        {"BENCH_PG": json.dumps(pg.as_dict())},
+        tmp,
+        "/trivial",
+    )
+    stack.callback(peers.stop)
+    base["generator"] = load(peers, "trivial", sizes, tmp)
+    step(f"  generator ceiling {base['generator']['rate']:.0f} req/s")
+    base["naive_write"] = load(peers, "naive_write", sizes, tmp)
+    ids = base["naive_write"].pop("created_ids")
+    base["naive_read"] = load(peers, "naive_read", sizes, tmp, data={"ids": ids})
+    # Latency baselines at the queries' own concurrency (two clients, light load).
+    base["naive_read_light"] = load(peers, "naive_read", sizes, tmp, data={"ids": ids},
+                                    **light_spec(sizes, 2 * sizes.query_requests))
+    base["trivial_light"] = load(peers, "trivial", sizes, tmp,
+                                 **light_spec(sizes, 2 * sizes.query_requests))
+    step(f"  naive POST {base['naive_write']['rate']:.0f}/s, GET {base['naive_read']['rate']:.0f}/s")
+    compound = "00000000-0000-4000-8000-000000000001"
+    party = "00000000-0000-4000-8000-000000000002"
+    base["crud"] = load(peers, "crud_mix", sizes, tmp, data={"compound_id": compound, "party_id": party})
+    step(f"  CRUD mix {base['crud']['rate']:.0f}/s")
+    base["peers_worker_peak_rss_mb"] = peers.peak_rss_mb()
+    peers.stop()
+
+    step(f"Linli: a world and {sizes.small_events:,} events, through the application")
+    pg.create_schema(LINLI_SCHEMA)
+    services = build_services(pg.settings(LINLI_SCHEMA))
+    try:
+        world = build_world(services)
+        world_events = services.app.recorder.max_notification_id() or 0
+        seeded = seed_needs(services.app, world, sizes.small_events - world_events)
+        services.updater.catch_up()
+    finally:
+        services.close()
+    vacuum(pg, LINLI_SCHEMA)
+    sample = seeded["sample"]
+    first = world["compounds"][0]
+    query_data = {"token": world["tokens"]["staff"], "compound_id": first["id"],
+                  "list_status": LIST_STATUS}
+
+    step("Linli served: linli serve --workers 2")
+    server = linli_server(pg, tmp, optimize)
+    stack.callback(server.stop)
+    query_spec = light_spec(sizes, 3 * sizes.query_requests)
+    linli["queries_small"] = load(server, "linli_queries", sizes, tmp,
+                                  data={**query_data, "need_ids": sample}, **query_spec)
+    linli["queries_small"]["events"] = sizes.small_events
+    mix_data = {"tokens": world["tokens"], "compound_id": first["id"],
+                "party_id": first["parties"]["property_company"]}
+    linli["commands"] = load(server, "linli_mix", sizes, tmp, data=mix_data)
+    rate = linli["commands"]["rate"]
+    step(f"  commands {rate:.0f}/s")
+    linli["lag"] = load(
+        server, "linli_mix", sizes, tmp, data=mix_data, rate=max(rate / 2, 1.0),
+        duration=sizes.lag_duration, warmup=0.0,
+        watch={"pg": pg.as_dict(), "schema": LINLI_SCHEMA},
+    )
+    step(f"  lag p99 {linli['lag']['lag']['p99_ms']:.0f} ms at {rate / 2:.0f} commands/s")
+    linli["worker_peak_rss_mb"] = server.peak_rss_mb()
+    server.stop()
+
+    have = services_log_position(pg)
+    more = sizes.large_events - have
+    step(f"seeding {more:,} more events ({sizes.seed_processes} processes, through the application)")
+    linli["seed"] = seed_in_children(pg, world, more, sizes, tmp)
+    step(f"  seeded at {linli['seed']['rate']:.0f} events/s")
+    vacuum(pg, LINLI_SCHEMA)
+
+    step("projection catch-up from empty views (and the read-and-decode ceiling)")
+    linli["catch_up"] = run_json(
+        [sys.executable, "-m", "bench.catchup", json.dumps(pg.as_dict()), LINLI_SCHEMA], timeout=3000
+    )
+    step(f"  catch-up {linli['catch_up']['catch_up']['rate']:.0f} events/s, "
+         f"read+decode {linli['catch_up']['read_decode']['rate']:.0f} events/s")
+    vacuum(pg, LINLI_SCHEMA)
+
+    server = linli_server(pg, tmp, optimize)
+    stack.callback(server.stop)
+    large_sample = random.Random(7).sample(sample + linli["seed"]["sample"],
+                                           k=min(2000, len(sample) + len(linli["seed"]["sample"])))
+    linli["queries_large"] = load(server, "linli_queries", sizes, tmp,
+                                  data={**query_data, "need_ids": large_sample}, **query_spec)
+    linli["queries_large"]["events"] = services_log_position(pg)
+    linli["worker_peak_rss_after_queries_mb"] = server.peak_rss_mb()
+    server.stop()
+
+    step(f"loading a service list of 10 and of {sizes.commitment_events:,} events")
+    services = build_services(pg.settings(LINLI_SCHEMA))
+    try:
+        linli["commitment"] = commitment_loads(services, world, sizes)
+    finally:
+        services.close()
+    return out
+
+
+def services_log_position(pg: Pg) -> int:
+    with pg.connect() as conn:
+        row = conn.execute(f'SELECT max(notification_id) FROM "{LINLI_SCHEMA}"."linli_events"').fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+# ----- figures, targets, the table ------------------------------------------------------
+
+
+def events_label(events: int) -> str:
+    if events >= 1_000_000:
+        return f"{events / 1_000_000:.3g}M"
+    if events >= 1_000:
+        return f"{events / 1_000:.3g}k"
+    return str(events)
+
+
+def figures(m: dict[str, Any]) -> list[dict[str, Any]]:
+    base, linli = m["baselines"], m["linli"]
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, value: float, unit: str, baseline: str, base_value: float,
+            target: str | None = None, check: Any = None, ratio: float | None = None) -> None:
+        r = ratio if ratio is not None else (value / base_value if base_value else 0.0)
+        result = "INFO" if check is None else ("PASS" if check(r, value) else "MISS")
+        rows.append({"figure": name, "value": value, "unit": unit, "baseline": baseline,
+                     "baseline_value": base_value, "ratio": r, "target": target or "-",
+                     "result": result})
+
+    commands = linli["commands"]
+    naive, crud, lib = base["naive_write"], base["crud"], base["library"]
+    add("commands/s, need mix over HTTP", commands["rate"], "/s", "naive POST (create+save)",
+        naive["rate"], ">= 1.00", lambda r, v: r >= 1.0)
+    add("commands/s, need mix over HTTP", commands["rate"], "/s", "CRUD peer, same mix",
+        crud["rate"], ">= 0.80", lambda r, v: r >= 0.8)
+    add("commands/s, need mix over HTTP", commands["rate"], "/s", "library ceiling (in-process saves)",
+        lib["rate"])
+    add("command p50", commands["latency"]["p50_ms"], "ms", "naive POST p50",
+        naive["latency"]["p50_ms"])
+    add("command p99", commands["latency"]["p99_ms"], "ms", "naive POST p99",
+        naive["latency"]["p99_ms"])
+    add("command p50", commands["latency"]["p50_ms"], "ms", "CRUD p50", crud["latency"]["p50_ms"])
+    add("command p99", commands["latency"]["p99_ms"], "ms", "CRUD p99", crud["latency"]["p99_ms"])
+    fastest = max(commands["rate"], naive["rate"], crud["rate"], base["naive_read"]["rate"])
+    add("generator ceiling (trivial endpoint)", base["generator"]["rate"], "/s",
+        "fastest rate measured above", fastest, ">= 2.00 (not the bottleneck)",
+        lambda r, v: r >= 2.0)
+
+    small, large = linli["queries_small"], linli["queries_large"]
+    naive_get = base["naive_read_light"]["latency"]
+    for kind, limit in (("need", 10.0), ("list", 20.0), ("history", 20.0)):
+        for q in (small, large):
+            p99 = q["by_kind"].get(kind, {}).get("p99_ms", 0.0)
+            add(f"query {kind} p99 @{events_label(q['events'])} events", p99, "ms",
+                "naive GET p99, same 2 clients", naive_get["p99_ms"], f"<= {limit:g} ms",
+                lambda r, v, limit=limit: 0 < v <= limit)
+        p50s = small["by_kind"].get(kind, {}).get("p50_ms", 0.0)
+        p50l = large["by_kind"].get(kind, {}).get("p50_ms", 0.0)
+        add(f"query {kind} p50 @{events_label(large['events'])}", p50l, "ms",
+            f"same query p50 @{events_label(small['events'])}", p50s, "<= 1.30",
+            lambda r, v: 0 < r <= 1.3)
+
+    c = linli["catch_up"]
+    add(f"catch-up from empty views, {events_label(c['events'])} events", c["catch_up"]["rate"], "events/s",
+        "read+decode only, same process", c["read_decode"]["rate"], ">= 0.50", lambda r, v: r >= 0.5)
+    mem = c["memory"]
+    add("catch-up peak RSS at the end", mem["peak_end_mb"], "MB", "peak RSS after the first tenth",
+        mem["peak_after_first_tenth_mb"], "<= 1.10 (flat)", lambda r, v: 0 < r <= 1.1)
+
+    cm = linli["commitment"]
+    add(f"load a service list of {cm['long_events']:,} events, p50", cm["long"]["p50_ms"], "ms",
+        f"one of {cm['short_events']} events, p50", cm["short"]["p50_ms"], "<= 1.50",
+        lambda r, v: 0 < r <= 1.5)
+
+    lag = linli["lag"]
+    add(f"projection lag p99 at {lag['rate']:.0f} commands/s (half max)", lag["lag"]["p99_ms"], "ms",
+        "command p99 at that rate", lag["latency"]["p99_ms"], "<= 200 ms",
+        lambda r, v: lag["lag"]["count"] > 0 and v <= 200)
+
+    peaks = [v for k, v in linli["worker_peak_rss_mb"].items() if k.startswith("worker")]
+    peaks_q = [v for k, v in linli["worker_peak_rss_after_queries_mb"].items() if k.startswith("worker")]
+    peer_peaks = [v for k, v in base["peers_worker_peak_rss_mb"].items() if k.startswith("worker")]
+    add("peak RSS per Linli worker (max of 2), under command load", max(peaks, default=0), "MB",
+        "peers' worker (naive + CRUD)", max(peer_peaks, default=0))
+    add(f"peak RSS per Linli worker (max of 2), queries @{events_label(large['events'])}",
+        max(peaks_q, default=0), "MB",
+        "peers' worker (naive + CRUD)", max(peer_peaks, default=0))
+    return rows
+
+
+def render(rows: list[dict[str, Any]], machine: dict[str, Any], title: str) -> tuple[Table, str]:
+    table = Table(title=title)
+    for column in ("figure", "value", "baseline", "baseline value", "ratio", "target", "result"):
+        table.add_column(column, justify="right" if column in ("value", "baseline value", "ratio") else "left")
+    lines = [
+        "| figure | value | baseline | baseline value | ratio | target | result |",
+        "|---|---:|---|---:|---:|---|---|",
+    ]
+    for r in rows:
+        value = f"{r['value']:,.1f} {r['unit']}"
+        base = f"{r['baseline_value']:,.1f} {r['unit']}"
+        ratio = f"{r['ratio']:.2f}"
+        style = {"PASS": "green", "MISS": "red"}.get(r["result"], "dim")
+        table.add_row(r["figure"], value, r["baseline"], base, ratio, r["target"],
+                      f"[{style}]{r['result']}[/]")
+        lines.append(f"| {r['figure']} | {value} | {r['baseline']} | {base} | {ratio} | "
+                     f"{r['target']} | {r['result']} |")
+    facts = (f"{machine['nproc']} cores, {machine['cpu_model']}, {machine['memory_gib']} GiB, "
+             f"Python {machine['python']}, PostgreSQL {machine['postgresql']}")
+    return table, "\n".join(lines) + f"\n\nMachine: {facts}.\n"
+
+
+def code_facts() -> dict[str, Any]:
+    """The commit measured, and the tracked files changed since (a run of uncommitted code)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD"),
+            "modified_files": [f for f in git("diff", "--name-only", "HEAD").splitlines() if f]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="every figure on small sizes")
+    parser.add_argument("--out", type=Path, help="default bench/results.json "
+                        "(bench/results-quick.json with --quick); a .md table is written beside it")
+    parser.add_argument("--db", default="linli_bench", help="database to (re)create on 127.0.0.1")
+    # The server the tests use (127.0.0.1 always); LINLI_TEST_POSTGRES_* as for `make test`.
+    parser.add_argument("--pg-port", type=int, default=int(os.environ.get("LINLI_TEST_POSTGRES_PORT", "5432")),
+                        help="PostgreSQL port on 127.0.0.1 (LINLI_TEST_POSTGRES_PORT, 5432)")
+    parser.add_argument("--pg-user", default=os.environ.get("LINLI_TEST_POSTGRES_USER", "postgres"),
+                        help="(LINLI_TEST_POSTGRES_USER, postgres)")
+    parser.add_argument("--pg-password", default=os.environ.get("LINLI_TEST_POSTGRES_PASSWORD", ""),
+                        help="(LINLI_TEST_POSTGRES_PASSWORD, empty)")
+    parser.add_argument("--events", type=int, help="events for the large figures (default 1 M)")
+    parser.add_argument("--optimize", action="store_true", help="serve with python -O")
+    parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
+    parser.add_argument("--linli-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the Linli servers only, e.g. LINLI_POSTGRES_PRE_PING=n "
+                        "(repeatable; the default measures Linli as deployed)")
+    args = parser.parse_args(argv)
+
+    # A terminated benchmark still stops its servers and drops its database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    for setting in args.linli_env:
+        name, _, value = setting.partition("=")
+        if not name.startswith("LINLI_"):
+            parser.error(f"--linli-env {setting}: a LINLI_ setting")
+        LINLI_ENV[name] = value
+    sizes = QUICK if args.quick else FULL
+    if args.out is None:
+        args.out = ROOT / "bench" / ("results-quick.json" if args.quick else "results.json")
+    if args.events:
+        sizes = Sizes(**{**sizes.__dict__, "large_events": args.events})
+    pg = Pg(args.db, port=args.pg_port, user=args.pg_user, password=args.pg_password)
+    started = time.perf_counter()
+    step(f"database {pg.dbname} on {HOST}:{pg.port}, recreated")
+    pg.recreate()
+    machine = machine_facts(pg)
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp_name:
+        if not args.keep_db:
+            stack.callback(pg.drop)
+        tmp = Path(tmp_name)
+        try:
+            measured = measure(pg, sizes, args.optimize, tmp, stack)
+        except BaseException:
+            for log in sorted(tmp.glob("*.log")):
+                console.print(f"[red]{log.name}[/]:\n{log.read_text(errors='replace')[-2000:]}")
+            raise
+    rows = figures(measured)
+    mode = "quick" if args.quick else "full"
+    title = f"Linli bench ({mode}, {time.strftime('%Y-%m-%d %H:%M')})"
+    table, markdown = render(rows, machine, title)
+    results = {
+        "mode": mode,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": time.perf_counter() - started,
+        "optimized": args.optimize,
+        "linli_env": LINLI_ENV,
+        "sizes": sizes.__dict__,
+        "machine": {**machine, "load_average_at_end": list(os.getloadavg())},
+        "code": code_facts(),
+        "figures": rows,
+        "measurements": measured,
+        "bench_process_peak_rss_mb": proc_status().get("VmHWM", 0) / 1024,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    args.out.with_suffix(".md").write_text(f"### {title}\n\n{markdown}")
+    Console(width=max(Console().width, 160)).print(table)
+    console.log(f"results in {args.out} and {args.out.with_suffix('.md')} "
+                f"({results['seconds']:.0f} s)")
+    if not args.quick:
+        missed = [r["figure"] for r in rows if r["result"] == "MISS"]
+        if missed:
+            console.log(f"[red]{len(missed)} target(s) missed[/]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
