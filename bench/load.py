@@ -10,8 +10,9 @@ views, the projection lag of each command.
 
 The spec (JSON): ``base_url``, ``workload``, ``threads``, ``duration``,
 ``warmup`` (seconds), ``warmup_requests``, ``max_requests``, optional ``rate`` (requests/s, open loop),
-``data`` (ids and tokens the workload needs) and optional ``watch`` (``pg``,
-``schema``: poll the views' tracking position to measure lag).
+``data`` (ids and tokens the workload needs), optional ``raw`` (return every
+latency, to pool several runs) and optional ``watch`` (``pg``, ``schema``:
+poll the views' tracking position to measure lag).
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ class LinliQueries(Workload):
         elif kind == "history":
             path = f"/needs/{need}/history"
         else:
-            path = f"/needs?compound_id={d['compound_id']}&status={d['list_status']}&limit=50"
+            path = f"/needs?compound_id={d['compound_id']}&status={d['list_status']}&limit=20"
         status, body = client.call("GET", path, headers=self.auth)
         if status == 200 and kind == "list" and not body.get("items"):
             status = 598  # an empty page would measure nothing
@@ -341,6 +342,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "latency": summary_ms([r[1] - r[0] for r in ok]),
         "by_kind": {kind: summary_ms(values) for kind, values in sorted(by_kind.items())},
     }
+    if spec.get("raw"):
+        result["raw_s"] = {kind: values for kind, values in sorted(by_kind.items())}
     if isinstance(workload, NaiveWrite):
         result["created_ids"] = workload.created[:1000]
     if watcher is not None:
