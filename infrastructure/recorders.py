@@ -79,7 +79,7 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
             ).format(schema, table)
         )
         self.insert_key_statement = SQL(
-            "INSERT INTO {}.{} VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            "INSERT INTO {}.{} VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING scope"
         ).format(schema, table)
         self.find_key_statement = SQL(
             "SELECT k.request, k.aggregate_id, k.version, k.extra, e.notification_id AS position "
@@ -103,6 +103,12 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
                     key["extra"],
                 ),
             )
+            # The library pipelines this insert with the events' own. Fetch its
+            # result now, so that a concurrent replay of the key fails here as
+            # a unique violation (an IntegrityError, answered from the first
+            # result) rather than later as an aborted pipeline, which the
+            # library takes for a lost connection and retries into a 503.
+            curs.fetchone()
         super()._insert_events(curs, stored_events, **kwargs)
 
     def find_idempotent(self, scope: str) -> dict[str, Any] | None:

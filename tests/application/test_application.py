@@ -8,6 +8,7 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from application.app import Linli
+from application.base import Recorded, RequestKey, request_key
 from domain.errors import IllegalTransition
 from domain.need import Need
 from infrastructure.store import Services, build_services
@@ -145,3 +146,46 @@ def test_a_batch_that_does_not_advance_tracking_writes_nothing(world: World) -> 
     with pytest.raises(Exception, match="(?i)tracking|integrity|unique|duplicate"):
         services.views.process_batch([(event, notification.id)], Tracking(app.name, last))
     assert services.views.dump_all() == before
+
+
+def test_one_key_sent_at_once_from_many_threads_has_one_effect(world: World) -> None:
+    """A double click, many times over: every sender gets the first result.
+
+    On PostgreSQL the key's row is inserted in the events' pipelined
+    transaction; a replay that collides on it must come back as the first
+    result, never as a database error (it once surfaced as an aborted pipeline,
+    which the library retried as if the connection were lost, then gave up).
+    """
+    app = world.services.app
+    worker = world.actors["grid_worker"]
+    for round_no in range(20):
+        barrier = threading.Barrier(4)
+        results: list[object] = []
+
+        def register() -> None:
+            barrier.wait()
+            token = request_key.set(RequestKey(f"worker:click-{round_no}", "register"))
+            try:
+                results.append(
+                    app.register_need(
+                        worker,
+                        compound_id=world.compound_id,
+                        source="household_visit",
+                        title="楼道灯不亮",
+                        description="3单元楼道灯不亮",
+                    )
+                )
+            except Exception as error:  # the assertion below shows what it was
+                results.append(error)
+            finally:
+                request_key.reset(token)
+
+        threads = [threading.Thread(target=register) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 4 and all(r == results[0] for r in results), results
+        first = results[0]
+        assert isinstance(first, Recorded)
+        assert [type(e).__name__ for e in app.events.get(first.id)] == ["Registered"]
