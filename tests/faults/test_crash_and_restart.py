@@ -37,7 +37,9 @@ pytestmark = pytest.mark.slow
 REGISTRATIONS = 120
 NOTES = 80
 KILL_AFTER_ACKS = 40
-THREADS = 16
+# One client thread and connection per command: all 200 are sent at once, so
+# that when the kill comes every command not yet answered is in flight.
+THREADS = REGISTRATIONS + NOTES
 
 
 @dataclass(frozen=True)
@@ -113,13 +115,13 @@ def test_kill_9_with_200_keyed_commands_in_flight_then_retry_every_key(
     commands = _commands(str(world.compound_id), note_needs)
     assert len(commands) == 200
 
-    # ----- 200 keyed commands from 16 threads; SIGKILL once 40 are acknowledged.
+    # ----- 200 keyed commands sent at once; SIGKILL once 40 are acknowledged.
     server = processes.server(settings)
     first: dict[str, Http] = {}
     acks = 0
     lock = threading.Lock()
     enough = threading.Event()
-    with server.client(timeout=15) as client:
+    with server.client(timeout=30, connections=THREADS) as client:
 
         def send(command: Command) -> None:
             nonlocal acks
@@ -148,7 +150,8 @@ def test_kill_9_with_200_keyed_commands_in_flight_then_retry_every_key(
     assert not others, f"unexpected answers before the kill: {others}"
     assert KILL_AFTER_ACKS <= len(acknowledged) < len(commands), len(acknowledged)
     assert unanswered, "the kill interrupted nothing"
-    assert in_flight, "no request was in flight when the server was killed"
+    # Most of the 200 were sent and not yet answered when the server died.
+    assert len(in_flight) >= len(commands) // 2, (len(in_flight), len(unanswered))
 
     # ----- every acknowledged command is in the log already, before any retry.
     crashed = build_services(lean(settings))
