@@ -8,12 +8,16 @@ How each figure is computed (the README repeats this):
   (still reported, or rejected, merged or withdrawn before acceptance) are in
   no figure but the count of registrations.
 * Response rate (响应率) = needs acknowledged within the response limit
-  ÷ needs whose response is settled (acknowledged, or the response
-  deadline has passed), among needs assigned to a party.
+  ÷ needs whose response is settled, among needs assigned to a party. A
+  response is due only while the party still has the need: it is settled
+  when acknowledged, or when the response deadline passed while the party
+  still had the need (for a need since transferred or withdrawn, the deadline
+  came before it left the party). A need withdrawn or transferred before its
+  deadline, unacknowledged, is in neither count.
 * Resolution rate (解决率) = needs resolved (status resolved or closed after
   resolution) ÷ needs whose resolution is due (resolved, or the resolution
-  deadline has passed), leaving out needs transferred or withdrawn, which are
-  not the party's to resolve.
+  deadline has passed), leaving out needs transferred, withdrawn, rejected
+  or merged (``NOT_THE_PARTYS``), which are not the party's to resolve.
 * Satisfaction rate (满意率) = needs whose latest evaluation is satisfied or
   basically satisfied ÷ needs evaluated at least once.
 * Overdue open = open needs past their response or resolution deadline now.
@@ -35,7 +39,8 @@ from application.projections import is_overdue
 from application.readmodel import Row, utc_text
 from domain.errors import InvalidValue
 
-NOT_THE_PARTYS = {"transferred", "withdrawn", "rejected", "merged"}
+# Final statuses in which a need left the party without being resolved.
+NOT_THE_PARTYS = frozenset({"transferred", "withdrawn", "rejected", "merged"})
 RESOLVED = {"resolved", "closed"}
 SATISFIED = {"satisfied", "basically_satisfied"}
 
@@ -56,6 +61,19 @@ def _hours(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)) / timedelta(hours=1)
 
 
+def _response_settled(row: Row, now_text: str) -> bool:
+    """Acknowledged, or the response deadline passed while the party still had the need."""
+    if row["responded_at"] is not None:
+        return True
+    due = row["respond_due"]
+    if not due or due >= now_text:
+        return False
+    if row["status"] in NOT_THE_PARTYS:
+        # It left the party (``closed_at``): late only if the deadline came first.
+        return row["closed_at"] is not None and due < row["closed_at"]
+    return True
+
+
 def need_figures(rows: Iterable[Row], now: datetime) -> dict[str, Any]:
     now_text = utc_text(now)
     assert now_text is not None
@@ -73,13 +91,12 @@ def need_figures(rows: Iterable[Row], now: datetime) -> dict[str, Any]:
             evaluated += 1
             satisfied += row["evaluation"] in SATISFIED
         if row["assigned_party_id"] is not None:
-            responded = row["responded_at"] is not None
-            if responded or (row["respond_due"] and row["respond_due"] < now_text):
+            if _response_settled(row, now_text):
                 response_settled += 1
                 responded_in_time += bool(row["responded_within_limit"])
-            if responded:
+            if row["responded_at"] is not None:
                 to_respond.append(_hours(row["accepted_at"], row["responded_at"]))
-        if row["status"] in ("transferred", "withdrawn"):
+        if row["status"] in NOT_THE_PARTYS:
             continue
         is_resolved = row["status"] in RESOLVED and row["outcome"] is not None
         if is_resolved or (row["resolve_due"] and row["resolve_due"] < now_text):

@@ -62,6 +62,7 @@ def need_row(row: Row | None, event: Any, position: int) -> Row:
             "consultation_id": None,
             "consultation_outcome": None,
             "consultation_resolution": None,
+            "consultations": [],
         }
     else:
         assert row is not None, f"no row for {event.originator_id}"
@@ -139,7 +140,28 @@ def _counter(column: str) -> Any:
 
 
 def _escalated(row: Row, e: Any, at: str) -> None:
-    row.update(status="escalated", consultation_id=str(e.consultation_id), escalated_at=at)
+    """The need goes to a consultation. ``consultation_id`` and the fields
+    beside it are the latest consultation's; ``consultations`` keeps every
+    one the need went through, in order, for the dispute audit."""
+    consultation_id = str(e.consultation_id)
+    row.update(
+        status="escalated",
+        consultation_id=consultation_id,
+        escalated_at=at,
+        returned_at=None,
+        consultation_outcome=None,
+        consultation_resolution=None,
+    )
+    row["consultations"] = [
+        *row.get("consultations", []),
+        {
+            "consultation_id": consultation_id,
+            "escalated_at": at,
+            "returned_at": None,
+            "consultation_outcome": None,
+            "consultation_resolution": None,
+        },
+    ]
 
 
 def _returned(row: Row, e: Any, at: str) -> None:
@@ -149,6 +171,17 @@ def _returned(row: Row, e: Any, at: str) -> None:
         consultation_resolution=e.resolution,
         returned_at=at,
     )
+    consultation_id = str(e.consultation_id)
+    path = [dict(step) for step in row.get("consultations", [])]
+    for step in reversed(path):
+        if step["consultation_id"] == consultation_id and step["returned_at"] is None:
+            step.update(
+                returned_at=at,
+                consultation_outcome=e.outcome,
+                consultation_resolution=e.resolution,
+            )
+            break
+    row["consultations"] = path
 
 
 def _extended(row: Row, e: Any, at: str) -> None:

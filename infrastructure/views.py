@@ -393,7 +393,40 @@ class LinliViews:
             if cursor is None:
                 return
 
+    def history_page(
+        self, case_id: str, *, limit: int, after: int | None = None
+    ) -> tuple[list[Row], int | None]:
+        """A page of a case's trail, oldest first, from just past the log
+        position ``after``; and the cursor of the next page (None at the end).
+        Keyset pagination on (case_id, position), the table's primary key."""
+        where = "case_id = ?" if after is None else "case_id = ? AND position > ?"
+        params: list[Any] = [case_id] if after is None else [case_id, after]
+        with self.reading() as c:
+            c.execute(
+                self.sql(
+                    f"SELECT position, doc FROM {{case_history}} WHERE {where} "
+                    "ORDER BY position LIMIT ?"
+                ),
+                [*params, limit + 1],
+            )
+            found = c.fetchall()
+        rows = [json.loads(r["doc"]) for r in found[:limit]]
+        next_after = int(found[limit - 1]["position"]) if len(found) > limit else None
+        return rows, next_after
+
+    def iter_history(self, case_id: str, page_size: int = 500) -> Iterator[Row]:
+        """A case's whole trail, oldest first, read a page at a time (for
+        exports that stream: memory stays at one page however long the trail).
+        Events recorded meanwhile come at the end, never in the middle."""
+        after = None
+        while True:
+            rows, after = self.history_page(case_id, limit=page_size, after=after)
+            yield from rows
+            if after is None:
+                return
+
     def history(self, case_id: str) -> list[Row]:
+        """A case's whole trail, oldest first, as a list (in one read)."""
         with self.reading() as c:
             c.execute(
                 self.sql("SELECT doc FROM {case_history} WHERE case_id = ? ORDER BY position"),

@@ -1,7 +1,18 @@
-"""The dispute audit: needs that went through a consultation."""
+"""The dispute audit: needs that went through a consultation.
+
+One row per need and consultation it went through: a need escalated, returned
+and escalated again has a row for each consultation, in the order it went
+through them (``consultation_no`` 1, 2, ...). The need's own fields (status,
+resolution, evaluation, redos) are its current state on every row; the
+consultation's fields (``consultation_id``, ``escalated_at``,
+``returned_at``, ``consultation_outcome``, the vote, the actions) are that
+row's consultation. Needs come newest first; a page holds ``limit`` needs
+with all their rows, so one need's path is never split across pages.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -15,8 +26,14 @@ from domain.actor import Actor
 from api.deps import ServicesDep, requires, wait_for_views
 from api.export import Format, csv_response
 from api.routers.needs import NO_PARTY, After, _day_start
+from api.schemas import MAX_POSITION
 
 router = APIRouter(tags=["audit"])
+
+# The days a query may name: outside them a day's local midnight overflows.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+_DAYS = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 
 DISPUTE_COLUMNS = (
     "need_id",
@@ -25,6 +42,7 @@ DISPUTE_COLUMNS = (
     "status",
     "reported_at",
     "accepted_at",
+    "consultation_no",
     "escalated_at",
     "consultation_id",
     "consultation_topic",
@@ -50,17 +68,61 @@ DISPUTE_COLUMNS = (
 )
 
 
+def need_path(need: dict[str, Any]) -> list[dict[str, Any]]:
+    """The consultations a need went through, in order. A view row written
+    before the need kept its path (until the views are rebuilt) has only
+    its latest consultation."""
+    path = need.get("consultations")
+    if path:
+        return path
+    return [
+        {
+            key: need.get(key)
+            for key in (
+                "consultation_id",
+                "escalated_at",
+                "returned_at",
+                "consultation_outcome",
+                "consultation_resolution",
+            )
+        }
+    ]
+
+
+def dispute_rows(
+    need: dict[str, Any], consultation: Callable[[str], dict[str, Any] | None]
+) -> Iterator[dict[str, Any]]:
+    """One need's rows: one per consultation it went through."""
+    for number, step in enumerate(need_path(need), 1):
+        row = dispute_row({**need, **step}, consultation(step["consultation_id"]))
+        row["consultation_no"] = number
+        yield row
+
+
 @router.get("/audit/disputes")
 def disputes(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("audit.read"))],
     compound_id: UUID | None = None,
-    reported_from: Annotated[date | None, Query(description="first day, inclusive")] = None,
-    reported_to: Annotated[date | None, Query(description="last day, inclusive")] = None,
+    reported_from: Annotated[
+        date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description=f"first day, inclusive; {_DAYS}"),
+    ] = None,
+    reported_to: Annotated[
+        date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description=f"last day, inclusive; {_DAYS}"),
+    ] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="next_cursor of the page before")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=200, description="needs per page, each with all its rows")
+    ] = 50,
     after: After = None,
-    format: Format = "json",  # noqa: A002
+    format: Annotated[Format, Query(description="csv: every row, streamed")] = "json",  # noqa: A002
 ) -> Any:
-    """Every need that went through a consultation, from report to evaluation."""
+    """Every need that went through a consultation, from report to evaluation:
+    a row per need and consultation, newest need first."""
     wait_for_views(services, after)
     scope = need_scope(actor)
     compound_ids = scope.get("compound_ids")
@@ -68,23 +130,29 @@ def disputes(
         allowed = compound_ids is None or compound_id in compound_ids  # type: ignore[operator]
         compound_ids = [compound_id] if allowed else []
     party = scope.get("assigned_party_id", None) if "assigned_party_id" in scope else None
-    needs = services.views.iter_needs(
-        now=datetime.now(UTC),
-        compound_ids=None if compound_ids is None else [str(c) for c in compound_ids],  # type: ignore[union-attr]
-        assigned_party_id=str(party or NO_PARTY) if "assigned_party_id" in scope else None,
-        disputed=True,
-        reported_from=_day_start(reported_from, services),
-        reported_to=_day_start(reported_to and reported_to + timedelta(days=1), services),
-    )
+    filters: dict[str, Any] = {
+        "now": datetime.now(UTC),
+        "compound_ids": None if compound_ids is None else [str(c) for c in compound_ids],  # type: ignore[union-attr]
+        "assigned_party_id": str(party or NO_PARTY) if "assigned_party_id" in scope else None,
+        "disputed": True,
+        "reported_from": _day_start(reported_from, services),
+        "reported_to": _day_start(reported_to and reported_to + timedelta(days=1), services),
+    }
     consultations: dict[str, Any] = {}
 
-    def rows() -> Any:
-        for need in needs:
-            key = need["consultation_id"]
-            if key not in consultations:
-                consultations[key] = services.views.case("consultation", key)
-            yield dispute_row(need, consultations[key])
+    def consultation(key: str) -> dict[str, Any] | None:
+        if key not in consultations:
+            consultations[key] = services.views.case("consultation", key)
+        return consultations[key]
 
     if format == "csv":
-        return csv_response(rows(), DISPUTE_COLUMNS, "disputes.csv")
-    return {"items": list(rows())}
+        # Every row, the needs read a page at a time as the response is written.
+        rows = (
+            row
+            for need in services.views.iter_needs(page_size=200, **filters)
+            for row in dispute_rows(need, consultation)
+        )
+        return csv_response(rows, DISPUTE_COLUMNS, "disputes.csv")
+    needs, next_cursor = services.views.needs(limit=limit, cursor=cursor, **filters)
+    items = [row for need in needs for row in dispute_rows(need, consultation)]
+    return {"items": items, "next_cursor": next_cursor}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -112,7 +113,12 @@ def test_coverage_counts_by_local_month_across_a_holiday_month(api: Api) -> None
 
 
 def _scenario(api: Api) -> dict[str, str]:
-    """Four accepted needs and one only reported; see the hand count below."""
+    """Eight accepted needs, one only reported, and one visit; see the hand count below.
+
+    W's transfer is recorded through the domain with a timestamp just past its
+    response deadline (the API takes the clock's time): W sat unacknowledged
+    with its party past the deadline, then left it.
+    """
     pc = str(api.world.parties["property_company"])
     oc = str(api.world.parties["owners_committee"])
     a = api.register("resident", source="self_report", title="A")["id"]
@@ -120,7 +126,17 @@ def _scenario(api: Api) -> dict[str, str]:
     c = api.register(title="C")["id"]
     d = api.register(title="D")["id"]
     e = api.register(title="E")["id"]
-    for need, priority, party in ((a, "urgent", pc), (b, "normal", pc), (c, "low", oc)):
+    f = api.register(title="F")["id"]
+    g = api.register(title="G")["id"]
+    h = api.register(title="H")["id"]
+    w = api.register(title="W")["id"]
+    for need, priority, party in (
+        (a, "urgent", pc),
+        (b, "normal", pc),
+        (c, "low", oc),
+        (f, "normal", pc),
+        (w, "urgent", oc),
+    ):
         api.ok("staff", f"/needs/{need}/accept", {"priority": priority})
         api.ok("staff", f"/needs/{need}/assign", {"party_id": party})
     for need in (a, b):
@@ -130,32 +146,87 @@ def _scenario(api: Api) -> dict[str, str]:
     api.ok("resident", f"/needs/{b}/evaluate", {"evaluation": "unsatisfied", "comment": "没修好"})
     api.ok("staff", f"/needs/{d}/accept", {"priority": "normal"})
     api.ok("staff", f"/needs/{d}/transfer", {"to_body": "街道", "reason": "非小区事务"})
-    return {"a": a, "b": b, "c": c, "d": d, "e": e, "pc": pc, "oc": oc}
+    # F: assigned, withdrawn at once, long before its response deadline.
+    api.ok("staff", f"/needs/{f}/withdraw", {"reason": "居民已自行解决"})
+    # G rejected and H merged into C, both after acceptance.
+    api.ok("staff", f"/needs/{g}/accept", {"priority": "normal"})
+    api.ok("staff", f"/needs/{g}/reject", {"reason": "不属于受理范围"})
+    api.ok("staff", f"/needs/{h}/accept", {"priority": "low"})
+    api.ok("staff", f"/needs/{h}/merge", {"into_need_id": c, "reason": "与C重复"})
+    # W: transferred a minute after its response deadline, unacknowledged.
+    services = api.world.services
+    due = api.get("staff", f"/needs/{w}", after=api.log_position()).json()["respond_due"]
+    need = services.app.repository.get(UUID(w))
+    need.transfer(
+        by=api.world.actors["staff"],
+        to_body="区住建委",
+        reason="需区级协调",
+        now=datetime.fromisoformat(due) + timedelta(minutes=1),
+    )
+    services.app.save(need)
+    # One household of three visited this month.
+    api.ok(
+        "grid_worker",
+        "/visits",
+        {"compound_id": str(api.world.compound_id), "household_id": str(api.world.households[0])},
+    )
+    return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f, "g": g, "h": h, "w": w, "pc": pc, "oc": oc}
+
+
+def _hours(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)) / timedelta(hours=1)
+
+
+def _recorded_at(api: Api, need: str) -> dict[str, list[str]]:
+    """When each kind of event of the need was recorded, from its own trail."""
+    at: dict[str, list[str]] = {}
+    for event in api.get("supervisor", f"/needs/{need}/history").json()["events"]:
+        at.setdefault(event["event_type"], []).append(event["occurred_at"])
+    return at
 
 
 def test_figures_equal_a_hand_count(api: Api) -> None:
     ids = _scenario(api)
     stats = api.get("supervisor", "/stats", after=api.log_position()).json()
     [compound] = stats["compound"]
-    # Accepted: A, B, C, D (E was never accepted).
-    assert compound["accepted"] == 4
-    # Response settled: A and B acknowledged in time; C not yet due; D never assigned.
+    # Accepted: A, B, C, D, F, G, H, W (E was never accepted).
+    assert compound["accepted"] == 8
+    # Response settled: A and B acknowledged in time; C and W not yet due; D, G and H
+    # never assigned; F withdrawn before its deadline.
     assert compound["response_rate"] == {"numerator": 2, "denominator": 2, "rate": 1.0}
-    # Resolution due: A (closed after resolution); B reopened and not yet due; D transferred.
+    # Resolution due: A (closed after resolution); B reopened and C not yet due;
+    # D and W transferred, F withdrawn, G rejected, H merged: not the party's.
     assert compound["resolution_rate"] == {"numerator": 1, "denominator": 1, "rate": 1.0}
+    # A was resolved within its limit (B's resolution was undone by the redo).
+    assert compound["resolved_within_limit"] == 1
     # Evaluated: A satisfied, B unsatisfied.
     assert compound["satisfaction_rate"] == {"numerator": 1, "denominator": 2, "rate": 0.5}
     assert compound["redos"] == 1
     assert compound["overdue_open"] == 0
+    # Medians, from the events' own timestamps: to respond over A and B (acceptance
+    # to first acknowledgement; the median of two is their mean); to resolve over A
+    # only (acceptance to latest resolution; B is reopened, unresolved now).
+    a, b = _recorded_at(api, ids["a"]), _recorded_at(api, ids["b"])
+    to_respond = [_hours(n["Accepted"][0], n["Acknowledged"][0]) for n in (a, b)]
+    assert compound["median_hours_to_respond"] == round(sum(to_respond) / 2, 2)
+    assert compound["median_hours_to_resolve"] == round(
+        _hours(a["Accepted"][0], a["Resolved"][-1]), 2
+    )
     parties = {row["party_id"]: row for row in stats["party"]}
-    assert parties[ids["pc"]]["accepted"] == 2
+    assert parties[ids["pc"]]["accepted"] == 3  # A, B, F
     assert parties[ids["pc"]]["satisfaction_rate"]["rate"] == 0.5
-    assert parties[ids["oc"]]["accepted"] == 1
+    assert parties[ids["oc"]]["accepted"] == 2  # C, W
     assert parties[ids["oc"]]["response_rate"]["denominator"] == 0
-    assert parties["unassigned"]["accepted"] == 1
+    assert parties[ids["oc"]]["median_hours_to_respond"] is None
+    assert parties["unassigned"]["accepted"] == 3  # D, G, H
     month = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
     assert [row["month"] for row in stats["month"]] == [month]
-    assert stats["visit_coverage"][0]["households"] == 3
+    # Visit coverage this month: household 101 of 101, 102, 103 (the other
+    # compound has no households).
+    coverage = {row["compound_id"]: row for row in stats["visit_coverage"]}
+    visits = coverage[str(api.world.compound_id)]
+    assert (visits["month"], visits["households"], visits["visited"]) == (month, 3, 1)
+    assert visits["rate"] == round(1 / 3, 4)
     # A resident may not read the figures.
     assert api.get("resident", "/stats").status_code == 403
 
@@ -166,10 +237,14 @@ def test_figures_a_month_later_count_what_fell_due(api: Api) -> None:
     rows = list(api.world.services.views.iter_needs(now=datetime.now(UTC)))
     later = datetime.now(UTC) + timedelta(days=40)
     [compound] = grouped_figures(rows, later, ZoneInfo("Asia/Shanghai"))["compound"]
-    # C's response deadline passed without an acknowledgement.
-    assert compound["response_rate"] == {"numerator": 2, "denominator": 3, "rate": 0.6667}
-    # B (reopened) and C are now due and not resolved; A is.
+    # Response settled: A and B in time; C's deadline passed without an
+    # acknowledgement; W's passed while its party still had it. F was withdrawn
+    # before its deadline: its response never fell due.
+    assert compound["response_rate"] == {"numerator": 2, "denominator": 4, "rate": 0.5}
+    # B (reopened) and C are now due and not resolved; A is. G (rejected) and
+    # H (merged) after acceptance are not the party's to resolve, like D, F and W.
     assert compound["resolution_rate"] == {"numerator": 1, "denominator": 3, "rate": 0.3333}
+    assert compound["resolved_within_limit"] == 1
     assert compound["overdue_open"] == 2
 
 

@@ -189,3 +189,69 @@ def test_one_key_sent_at_once_from_many_threads_has_one_effect(world: World) -> 
         first = results[0]
         assert isinstance(first, Recorded)
         assert [type(e).__name__ for e in app.events.get(first.id)] == ["Registered"]
+
+
+def test_a_trail_read_a_page_at_a_time_is_complete_and_in_order(world: World) -> None:
+    app = world.services.app
+    need = _need(world)
+    staff = world.actors["staff"]
+    for i in range(22):
+        last = app.add_need_note(staff, need.id, text=f"进展 {i}").position
+    views = world.services.views
+    assert world.services.updater.wait_for(last, 10)
+    whole = views.history(str(need.id))
+    assert len(whole) == 23
+    for page_size in (1, 5, 23, 100):
+        streamed = list(views.iter_history(str(need.id), page_size=page_size))
+        assert streamed == whole
+    positions = [e["position"] for e in whole]
+    assert positions == sorted(set(positions))
+    # Keyset pages: each starts just past the position the one before ended at.
+    first, after = views.history_page(str(need.id), limit=10)
+    assert first == whole[:10] and after == positions[9]
+    second, after = views.history_page(str(need.id), limit=10, after=after)
+    assert second == whole[10:20] and after == positions[19]
+    third, after = views.history_page(str(need.id), limit=10, after=after)
+    assert third == whole[20:] and after is None
+    # A page that ends exactly at the end of the trail has no next page.
+    exact, after = views.history_page(str(need.id), limit=3, after=positions[19])
+    assert exact == whole[20:] and after is None
+    assert list(views.iter_history("no-such-case", page_size=5)) == []
+
+
+def test_a_need_through_two_consultations_keeps_both_on_its_row_and_in_a_replay(
+    world: World, make_settings
+) -> None:
+    app = world.services.app
+    staff, pc = world.actors["staff"], world.actors["property_company"]
+    need = _need(world)
+    app.accept_need(staff, need.id, priority="normal")
+    app.assign_need(staff, need.id, party_id=world.parties["property_company"])
+    app.acknowledge_need(pc, need.id)
+    first = app.propose_consultation(
+        world.actors["party_branch"], compound_id=world.compound_id, topic="第一次", need_ids=[need.id]
+    ).id
+    app.cancel_consultation(staff, first, reason="重新准备")
+    second = app.propose_consultation(
+        world.actors["party_branch"], compound_id=world.compound_id, topic="第二次", need_ids=[need.id]
+    )
+    services = world.services
+    assert services.updater.wait_for(second.position, 10)
+    row = services.views.need(str(need.id))
+    assert row is not None
+    assert row["status"] == "escalated" and row["consultation_id"] == str(second.id)
+    # The fields beside consultation_id are the second consultation's: not yet back.
+    assert (row["returned_at"], row["consultation_outcome"]) == (None, None)
+    one, two = row["consultations"]
+    assert (one["consultation_id"], one["consultation_outcome"]) == (str(first), "cancelled")
+    assert one["escalated_at"] < one["returned_at"] < two["escalated_at"]
+    assert (two["consultation_id"], two["returned_at"]) == (str(second.id), None)
+
+    fresh = build_services(make_settings())
+    try:
+        notifications = app.recorder.select_notifications(start=1, limit=1_000_000)
+        items = [(app.mapper.to_domain_event(n), n.id) for n in notifications]
+        fresh.views.process_batch(items, Tracking(app.name, notifications[-1].id))
+        assert fresh.views.dump_all() == services.views.dump_all()
+    finally:
+        fresh.close()
