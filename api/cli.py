@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from uuid import UUID
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from domain.actor import PARTY_ROLES, Role
@@ -78,6 +81,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.metrics import MULTIPROCESS_DIR
 
     if args.host:
         settings = settings.model_copy(update={"host": args.host})
@@ -100,6 +104,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     os.environ["LINLI_RUN_PROJECTIONS"] = "false"
     os.environ["LINLI_HOST"] = settings.host
     os.environ["LINLI_PORT"] = str(settings.port)
+    # The workers' metrics, in files a scrape of any worker sums (api/metrics.py).
+    # Uvicorn spawns each worker as a fresh interpreter with this environment,
+    # so prometheus_client sees the directory when a worker first imports it.
+    metrics_dir = tempfile.mkdtemp(prefix="linli-metrics-")
+    os.environ[MULTIPROCESS_DIR] = metrics_dir
     try:
         uvicorn.run(
             "api.app:create_app",
@@ -112,6 +121,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         if updater_services is not None:
             updater_services.close()
+        os.environ.pop(MULTIPROCESS_DIR, None)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -169,9 +180,20 @@ def _token(services: Services, args: argparse.Namespace) -> int:
         console.print(f"token id: {issued.token_id}")
         print(issued.token)
         return 0
-    count = services.credentials.revoke(token=args.token, token_id=args.token_id)
+    try:
+        count = services.credentials.revoke(token=args.token, token_id=args.token_id)
+    except ValueError as error:
+        console.print(f"[red]{escape(str(error))}[/red]", highlight=False)
+        return 2
+    if not count:
+        which = "that token" if args.token is not None else f"the token with id {args.token_id}"
+        console.print(
+            f"[red]no active token: {escape(which)} is unknown or already revoked[/red]",
+            highlight=False,
+        )
+        return 1
     console.print(f"revoked {count} token(s)")
-    return 0 if count else 1
+    return 0
 
 
 def _projections(services: Services, args: argparse.Namespace) -> int:

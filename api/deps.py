@@ -9,12 +9,18 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from api.errors import ViewsBehind
 from application.access import PERMISSIONS
 from application.base import RequestKey, request_key
 from domain.actor import Actor
+from infrastructure.credentials import token_hash
 from infrastructure.store import Services
+
+# The console's session cookie, which holds the bearer token (api.console.router).
+SESSION_COOKIE = "linli_console"
+CONSOLE_PREFIX = "/console"
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `linli token create`")
 
@@ -75,6 +81,29 @@ public.linli_action = "public"  # type: ignore[attr-defined]
 MAX_KEY_LENGTH = 200
 
 
+def _route_path(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or request.url.path
+
+
+def caller_credential(request: Request) -> str:
+    """The credential a request authenticates with, as its stored hash ("" if none).
+
+    The same token gives the same value whether it comes in the Authorization
+    header (any spelling of the scheme, as ``current_actor`` reads it) or, on
+    the console's routes, in the session cookie. A bad token gives a value too,
+    but such a request is refused with 401 before any command runs.
+    """
+    path = _route_path(request)
+    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+        token = request.cookies.get(SESSION_COOKIE, "")
+    else:
+        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+        if scheme.lower() != "bearer":
+            token = ""
+    return token_hash(token) if token else ""
+
+
 async def idempotency_key(
     request: Request,
     key: Annotated[
@@ -88,7 +117,7 @@ async def idempotency_key(
     """Set the request's idempotency key for the command it runs.
 
     Async, so that the key is set in the context the endpoint's thread copies.
-    Keys are scoped to the caller: two callers may use the same key.
+    Keys are scoped to the caller's credential: two callers may use the same key.
     """
     if key is None or request.method != "POST":
         yield
@@ -104,7 +133,7 @@ async def idempotency_key(
                 }
             ],
         )
-    caller = request.headers.get("authorization", "")
+    caller = caller_credential(request)
     body = await request.body()
     scope = hashlib.sha256(f"{caller}\x00{key}".encode()).hexdigest()
     digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\x00" + body)

@@ -63,13 +63,26 @@ HISTORY_COLUMNS = (
 )
 
 
+# A cell that starts with one of these is a formula to Excel and LibreOffice
+# (OWASP "CSV injection"); a leading single quote makes it text again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def _cell(value: Any) -> Any:
+    """One value as a CSV cell. Text is written as it is, except text a
+    spreadsheet would run as a formula; numbers are never changed."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
+        return _text(json.dumps(value, ensure_ascii=False))
+    if isinstance(value, str):
+        return _text(value)
     return value
 
 

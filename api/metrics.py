@@ -1,7 +1,17 @@
-"""Prometheus metrics: requests per route, commands per type, view positions and lag."""
+"""Prometheus metrics: requests per route, commands per type, view positions and lag.
+
+Under ``linli serve --workers N`` each worker is a process of its own. The
+supervising process then names a fresh directory in ``PROMETHEUS_MULTIPROC_DIR``
+before the workers start (api/cli.py), so that prometheus_client keeps every
+worker's counters and histograms in files there; a scrape, answered by any one
+worker, sums them all (prometheus_client's multiprocess mode). The view
+positions and lag are read from the database at scrape time, the same for
+every worker, so they need no multiprocess gauge.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -39,8 +49,33 @@ class ViewCollector(Collector):
         yield lag
 
 
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess() -> bool:
+    """True in a worker of several: prometheus_client keeps its values in files.
+
+    prometheus_client decides that once, when it is first imported; this asks
+    what it decided (and that the directory is there), not only the environment."""
+    from prometheus_client import values
+
+    path = os.environ.get(MULTIPROCESS_DIR)
+    in_files = getattr(values.ValueClass, "_multiprocess", False)
+    return bool(in_files and path and os.path.isdir(path))
+
+
 def install_metrics(app: FastAPI) -> CollectorRegistry:
-    registry = CollectorRegistry()
+    """The metrics of ``app``; returns the registry that ``/metrics`` answers with."""
+    if multiprocess():
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        # The metrics write to the shared files; the registry a scrape reads
+        # collects those files (every worker's values), not this process's own.
+        exposed = CollectorRegistry()
+        MultiProcessCollector(exposed)
+        registry = CollectorRegistry()
+    else:
+        exposed = registry = CollectorRegistry()
     requests = Counter(
         "linli_http_requests_total",
         "HTTP requests",
@@ -57,7 +92,7 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
     commands = Counter(
         "linli_commands_total", "commands that succeeded, by type", ["command"], registry=registry
     )
-    registry.register(ViewCollector(app))
+    exposed.register(ViewCollector(app))
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Any) -> Response:
@@ -74,7 +109,7 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
             commands.labels(getattr(route, "name", template)).inc()
         return response
 
-    return registry
+    return exposed
 
 
 def metrics_response(registry: CollectorRegistry) -> Response:

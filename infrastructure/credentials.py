@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,18 @@ from domain.actor import PARTY_ROLES, Actor, Role
 from infrastructure.views import LinliViews
 
 TOKEN_PREFIX = "linli_"
+TOKEN_ID_LENGTH = 12  # the id printed at issue: the first hex digits of the token's hash
+_TOKEN_ID = re.compile(f"[0-9a-f]{{{TOKEN_ID_LENGTH}}}")
+
+
+def check_token_id(token_id: str) -> str:
+    """A token id exactly as ``linli token create`` prints it, or ValueError."""
+    if not _TOKEN_ID.fullmatch(token_id):
+        raise ValueError(
+            f"a token id is the {TOKEN_ID_LENGTH} lowercase hex digits printed at creation, "
+            f"like 3f9a0c12b7de; not {token_id!r}"
+        )
+    return token_id
 
 
 def token_hash(token: str) -> str:
@@ -59,7 +72,7 @@ class Credentials:
             "household_id": None if household_id is None else str(household_id),
             "party_id": None if party_id is None else str(party_id),
             "issued_by": issued_by,
-            "token_id": digest[:12],
+            "token_id": digest[:TOKEN_ID_LENGTH],
         }
         now = utc_text(datetime.now(UTC))
         with self.views.writing() as c:
@@ -70,7 +83,7 @@ class Credentials:
                 ),
                 [digest, actor_id, str(role), json.dumps(doc), now],
             )
-        return IssuedToken(token, digest[:12], _actor(doc))
+        return IssuedToken(token, digest[:TOKEN_ID_LENGTH], _actor(doc))
 
     def authenticate(self, token: str) -> Actor | None:
         with self.views.reading() as c:
@@ -84,7 +97,17 @@ class Credentials:
         return _actor(json.loads(row["doc"])) if row else None
 
     def revoke(self, *, token: str | None = None, token_id: str | None = None) -> int:
-        """Revoke by the token itself or by the id printed when it was issued."""
+        """Revoke by the token itself or by the id printed when it was issued.
+
+        Returns how many active credentials were revoked: 0 for an unknown (or
+        already revoked) one. An id must be exactly the printed one (ValueError
+        otherwise): it is matched whole, never as a prefix or a pattern."""
+        if (token is None) == (token_id is None):
+            raise ValueError("revoke by the token or by its id, one of the two")
+        if token is not None and not token:
+            raise ValueError("the token must not be empty")
+        if token_id is not None:
+            check_token_id(token_id)
         now = utc_text(datetime.now(UTC))
         with self.views.writing() as c:
             if token is not None:
@@ -99,9 +122,10 @@ class Credentials:
                 c.execute(
                     self.views.sql(
                         "UPDATE {credentials} SET revoked_at = ? "
-                        "WHERE token_hash LIKE ? AND revoked_at IS NULL RETURNING token_hash"
+                        f"WHERE substr(token_hash, 1, {TOKEN_ID_LENGTH}) = ? AND revoked_at IS NULL "
+                        "RETURNING token_hash"
                     ),
-                    [now, f"{token_id}%"],
+                    [now, token_id],
                 )
             return len(c.fetchall())
 

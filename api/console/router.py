@@ -23,6 +23,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,8 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api import schemas as s
 from api.console import charts
-from api.deps import ServicesDep, public
-from api.errors import ViewsBehind
+from api.deps import SESSION_COOKIE, ServicesDep, public
+from api.errors import RETRY_AFTER_SECONDS, ViewsBehind
 from api.routers import audit as audit_api
 from api.routers import commitments as commitments_api
 from api.routers import compounds as compounds_api
@@ -87,7 +88,8 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 HERE = Path(__file__).parent
 STATIC_FILES = {"console.css": "text/css; charset=utf-8"}
 
-SESSION_COOKIE = "linli_console"  # the bearer token
+# SESSION_COOKIE ("linli_console", the bearer token) lives in api.deps, which
+# also scopes idempotency keys by it.
 SID_COOKIE = "linli_console_sid"  # a random id per sign-in; the CSRF token derives from it
 PRE_COOKIE = "linli_console_pre"  # the sign-in form's own CSRF value
 LANG_COOKIE = "linli_lang"
@@ -747,7 +749,10 @@ class Console:
         html = _templates.get_template(template).render(
             c=self, t=self.t, L=self.label, when=self.when, may=self.may, **context
         )
-        return self.finish(HTMLResponse(html, status_code=status))
+        response = HTMLResponse(html, status_code=status)
+        if status == 503:  # as the API answers: the database or the views will be back
+            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return self.finish(response)
 
     def error(self, status: int, message: str) -> Response:
         return self.render("error.html", status=status, message=message, status_code=status)
@@ -934,9 +939,20 @@ def _body(model: type[BaseModel], form: dict[str, str], names: tuple[str, ...]) 
     return model.model_validate({k: form[k] for k in names if form.get(k, "") != ""})
 
 
+_VERSION_TEXT = re.compile(r"[0-9]{1,9}")
+
+
 def _version(form: dict[str, str]) -> int | None:
+    """The form's ``version`` (the one the page showed): absent or blank is none.
+
+    ASCII digits only: ``str.isdigit`` is also true for "²" or "١", which
+    ``int`` refuses or reads as another number."""
     text = form.get("version", "")
-    return int(text) if text.isdigit() and len(text) < 10 else None
+    if text == "":
+        return None
+    if not _VERSION_TEXT.fullmatch(text):
+        raise InvalidValue("version", "must be the case's version number, 1 to 9 digits 0-9")
+    return int(text)
 
 
 # ----- shared look-ups ----------------------------------------------------------------

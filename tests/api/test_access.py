@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from domain.actor import Role
 from tests.world import World
 
 
@@ -171,3 +172,76 @@ def test_party_staff_see_only_needs_assigned_to_their_party(
     # The party branch coordinates: it sees every need of its compound.
     branch = client.get("/needs", headers=world.headers("party_branch")).json()["items"]
     assert {n["id"] for n in branch} == {assigned, other}
+
+
+def _cli_env(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+    """``linli`` commands in this process use the test's store."""
+    settings = world.services.settings
+    for name, value in {
+        "STORE": settings.store,
+        "SQLITE_PATH": str(settings.sqlite_path),
+        "POSTGRES_HOST": settings.postgres_host,
+        "POSTGRES_PORT": str(settings.postgres_port),
+        "POSTGRES_DB": settings.postgres_db,
+        "POSTGRES_USER": settings.postgres_user,
+        "POSTGRES_PASSWORD": settings.postgres_password,
+        "POSTGRES_SCHEMA": settings.postgres_schema,
+        "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_MAX_OVERFLOW": "1",
+    }.items():
+        monkeypatch.setenv(f"LINLI_{name}", value)
+
+
+def test_token_revoke_by_id_takes_exactly_the_printed_id(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.cli import main
+
+    _cli_env(monkeypatch, world)
+    credentials = world.services.credentials
+    assert main(["token", "create", "--actor", "李静", "--role", "supervisor", "--all-compounds"]) == 0
+    printed = capsys.readouterr().out
+    token = printed.strip().splitlines()[-1]
+    token_id = printed.split("token id: ")[1].split()[0]
+    assert len(token_id) == 12
+    everyone = dict(world.tokens, 李静=token)
+
+    def still_valid() -> set[str]:
+        return {who for who, t in everyone.items() if credentials.authenticate(t) is not None}
+
+    # Empty, short, wildcard or otherwise malformed ids: refused, nothing revoked.
+    for bad in ("", "%", "_" * 12, token_id[:4], token_id[:11], token_id + "0", token_id.upper(),
+                f"{token_id[:6]}%", " " + token_id):
+        assert main(["token", "revoke", "--id", bad]) == 2, bad
+        assert "12 lowercase hex digits" in capsys.readouterr().out
+        assert still_valid() == set(everyone), bad
+    # A well-formed id that names no token: an error, nothing revoked.
+    unknown = "0" * 12 if token_id != "0" * 12 else "1" * 12
+    assert main(["token", "revoke", "--id", unknown]) == 1
+    assert "no active token" in capsys.readouterr().out
+    assert still_valid() == set(everyone)
+    # The printed id revokes that token and no other; a second time is an error.
+    assert main(["token", "revoke", "--id", token_id]) == 0
+    assert "revoked 1 token(s)" in capsys.readouterr().out
+    assert still_valid() == set(world.tokens)
+    assert main(["token", "revoke", "--id", token_id]) == 1
+    assert "no active token" in capsys.readouterr().out
+    # By the token itself: an empty one is refused, an unknown one is an error.
+    assert main(["token", "revoke", "--token", ""]) == 2
+    assert main(["token", "revoke", "--token", "linli_nope"]) == 1
+    assert main(["token", "revoke", "--token", world.tokens["staff"]]) == 0
+    assert still_valid() == set(world.tokens) - {"staff"}
+
+
+def test_credentials_revoke_matches_an_id_whole(world: World) -> None:
+    credentials = world.services.credentials
+    issued = [
+        credentials.issue(actor_id=f"s{i}", role=Role.SUPERVISOR, compound_ids=None) for i in range(3)
+    ]
+    for bad in ("", "%", "_", issued[0].token_id[:1]):
+        with pytest.raises(ValueError, match="token id"):
+            credentials.revoke(token_id=bad)
+    assert all(credentials.authenticate(i.token) for i in issued)
+    assert credentials.revoke(token_id=issued[1].token_id) == 1
+    assert [credentials.authenticate(i.token) is not None for i in issued] == [True, False, True]
+    assert credentials.revoke(token_id=issued[1].token_id) == 0

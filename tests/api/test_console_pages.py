@@ -709,3 +709,79 @@ def test_figures_charts_with_numbers_and_visit_coverage(
         "/console/visits", compound_id=str(world.compound_id)
     )
     assert outsider.status_code == 404 and error_text(outsider) == "compound not found"
+
+
+# ----- bad versions, an unavailable database ------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["²", "١", "1" * 10, "-1", " 3", "3.0"])
+def test_a_version_that_is_not_ascii_digits_is_a_422_on_the_case_page(
+    app: FastAPI, world: World, api: Api, version: str
+) -> None:
+    """``str.isdigit`` is true for "²" (``int`` then raises: a 500) and "١"
+    (``int`` reads it as 1); the form's version is ASCII digits or nothing."""
+    need = api.register()["id"]
+    settle(world)
+    before = api.log_position()
+    staff = browser(app, world, "staff")
+    page = staff.post(f"/console/needs/{need}/accept", {"priority": "low", "version": version})
+    assert page.status_code == 422, page.text
+    assert error_text(page).startswith("version: ")
+    assert 'id="form-accept"' in page.text  # the case page, with the form again
+    assert api.log_position() == before
+    # The version the page shows is still taken.
+    shown = api.get("staff", f"/needs/{need}").json()["version"]
+    done = staff.post(f"/console/needs/{need}/accept", {"priority": "low", "version": str(shown)})
+    assert done.status_code == 303
+
+
+def test_console_503_answers_say_when_to_retry(
+    app: FastAPI, world: World, api: Api, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    from api.errors import RETRY_AFTER_SECONDS
+
+    need = api.register()["id"]
+    settle(world)
+    staff = browser(app, world, "staff")
+    views = world.services.views
+
+    # A page whose read fails after sign-in: on SQLite for real (its table is
+    # gone: sqlite3.OperationalError), on PostgreSQL as the pool would report it.
+    if store == "sqlite":
+        with views.writing() as c:
+            c.execute("ALTER TABLE need_view RENAME TO need_view_away")
+    else:
+        def down(*args: Any, **kwargs: Any) -> Any:
+            raise OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(views, "needs", down)
+    try:
+        page = staff.get("/console/needs")
+    finally:
+        if store == "sqlite":
+            with views.writing() as c:
+                c.execute("ALTER TABLE need_view_away RENAME TO need_view")
+        monkeypatch.undo()
+    assert page.status_code == 503
+    assert page.headers["Retry-After"] == RETRY_AFTER_SECONDS
+    assert error_text(page) == "the database is unavailable; try again shortly"
+    assert "text/html" in page.headers["content-type"]
+
+    # A command whose write fails: the case page again, with 503 and Retry-After.
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("could not write the events")
+
+    monkeypatch.setattr(world.services.app.recorder, "insert_events", refused)
+    posted = staff.post(f"/console/needs/{need}/accept", {"priority": "low"})
+    monkeypatch.undo()
+    assert posted.status_code == 503
+    assert posted.headers["Retry-After"] == RETRY_AFTER_SECONDS
+    assert error_text(posted) == "the database is unavailable; try again shortly"
+    # The API answers the same failure the same way.
+    monkeypatch.setattr(world.services.app.recorder, "insert_events", refused)
+    from_api = api.post("staff", f"/needs/{need}/accept", {"priority": "low"})
+    monkeypatch.undo()
+    assert from_api.status_code == 503
+    assert from_api.headers["Retry-After"] == RETRY_AFTER_SECONDS

@@ -150,3 +150,49 @@ def test_keyed_consultation_commands_replay_their_first_result(api: Api) -> None
     assert api.ok("resident", f"/consultations/{first['id']}/votes", vote, headers=headers) == cast
     view = api.get("staff", f"/consultations/{first['id']}", after=cast["position"]).json()
     assert view["votes_cast"] == 1
+
+
+def test_the_scope_is_the_credential_whatever_the_spelling_of_the_header(api: Api) -> None:
+    """``Bearer X``, ``bearer X`` and ``BEARER  X`` are one caller: one effect per key."""
+    token = api.world.tokens["grid_worker"]
+    body = _body(api.world)
+    answers = []
+    for spelling in (f"Bearer {token}", f"bearer {token}", f"BEARER  {token} "):
+        headers = {"Authorization": spelling, "Idempotency-Key": "one-visit"}
+        response = api.client.post("/needs", json=body, headers=headers)
+        assert response.status_code == 201, (spelling, response.text)
+        answers.append(response.json())
+        if len(answers) == 1:
+            position = api.log_position()
+    assert answers[1] == answers[0] == answers[2]
+    assert api.log_position() == position
+
+
+def test_console_users_have_a_key_scope_each(client, world: World) -> None:  # noqa: ANN001
+    """Console callers sign in with a cookie (no Authorization header): each
+    still has their own scope, and one caller's retry is still a replay."""
+    from tests.api.test_console_pages import browser
+
+    api = Api(client, world)
+    mine, theirs = api.register()["id"], api.register()["id"]
+    headers = {"Idempotency-Key": "accept-1"}
+    staff = browser(client.app, world, "staff")
+    branch = browser(client.app, world, "party_branch")
+    form = {"csrf": staff.csrf(), "priority": "normal"}
+    first = staff.client.post(f"/console/needs/{mine}/accept", data=form, headers=headers)
+    assert first.status_code == 303, first.text
+    position = api.log_position()
+    # The same caller, key and form again (a double submit): the first answer, nothing new.
+    again = staff.client.post(f"/console/needs/{mine}/accept", data=form, headers=headers)
+    assert again.status_code == 303 and again.headers["location"] == first.headers["location"]
+    assert api.log_position() == position
+    # Another console user with the same key: their own command, not a reused key.
+    other = branch.client.post(
+        f"/console/needs/{theirs}/accept",
+        data={"csrf": branch.csrf(), "priority": "low"},
+        headers=headers,
+    )
+    assert other.status_code == 303, other.text
+    assert api.log_position() > position
+    after = api.log_position()
+    assert api.get("staff", f"/needs/{theirs}", after=after).json()["status"] == "accepted"
