@@ -19,6 +19,7 @@ from domain.consultation import (
     MAX_NEEDS,
     METHODS,
 )
+from domain.times import RANGE_TEXT
 
 Method = Literal[METHODS]  # type: ignore[valid-type]
 Matter = Literal[MATTERS]  # type: ignore[valid-type]
@@ -47,7 +48,7 @@ class Owner(Command):
 
 
 class ConsultationConvene(Command):
-    meets_at: AwareDatetime
+    meets_at: AwareDatetime = Field(description=f"with a UTC offset, in {RANGE_TEXT}")
     place: str = text(200)
     method: Method = Field(description="'vote' (owners' vote, Art. 278) or 'consensus'")
     invited_party_ids: list[UUID] = Field(default_factory=list, max_length=MAX_INVITED)
@@ -97,7 +98,7 @@ class ConsultationPublish(Command):
 class ActionItem(Command):
     title: str = text(500)
     party_id: UUID = Field(description="the responsible party")
-    due_on: date
+    due_on: date = Field(description="from today, at most ten years ahead")
 
 
 class ConsultationActions(Command):

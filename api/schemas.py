@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.need import CATEGORIES, EVALUATIONS, PRIORITIES, SOURCES
+from domain.times import MAX_EXTENSION, RANGE_TEXT
 
 Source = Literal[SOURCES]  # type: ignore[valid-type]
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
@@ -107,8 +108,16 @@ class NeedNote(Command):
 
 class NeedExtend(Command):
     reason: Reason
-    resolve_due: AwareDatetime | None = None
-    working_days: int | None = Field(default=None, ge=1, le=60)
+    resolve_due: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "the new deadline: later than the current one, at most "
+            f"{MAX_EXTENSION.days} days after it, in {RANGE_TEXT}"
+        ),
+    )
+    working_days: int | None = Field(
+        default=None, ge=1, le=60, description="or: this many working days past the current one"
+    )
 
 
 class NeedSupervise(Command):

@@ -41,7 +41,12 @@ class WorkingCalendar:
         return day.weekday() < 5
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
-        """The same local time on the ``days``-th working day after ``start``'s date."""
+        """The same local time on the ``days``-th working day after ``start``'s date.
+
+        ``start`` is a time of the domain's sane range (``domain/times.py``), far
+        enough from the ends of the datetime range for the conversions to the
+        local zone and back never to overflow.
+        """
         local = start.astimezone(self.timezone)
         day = local.date()
         counted = 0

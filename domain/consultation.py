@@ -43,6 +43,7 @@ from eventsourcing.domain import Aggregate
 from domain.actor import Actor, Role
 from domain.errors import Conflict, IllegalTransition, InvalidValue, NotFound, NotPermitted
 from domain.text import optional_text, reason_text, required_text
+from domain.times import client_day, client_time
 
 # ----- vocabulary -------------------------------------------------------------
 
@@ -511,8 +512,7 @@ class Consultation(Aggregate):
     ) -> None:
         """Fix the meeting and, for a vote, the motion, the matter and the electorate."""
         self._check("convene")
-        if not isinstance(meets_at, datetime) or meets_at.tzinfo is None:
-            raise InvalidValue("meets_at", "must be a time with a UTC offset")
+        meets_at = client_time("meets_at", meets_at)
         _choice("method", method, METHODS)
         invited = list(invited_party_ids)
         if len(invited) > MAX_INVITED:
@@ -683,8 +683,7 @@ class Consultation(Aggregate):
         now = now or self.ActionItemAdded.create_timestamp()
         checked = []
         for title, party_id, due_on in items:
-            if not isinstance(due_on, date) or isinstance(due_on, datetime):
-                raise InvalidValue("due_on", "must be a date")
+            due_on = client_day("due_on", due_on)
             if due_on < now.date():
                 raise InvalidValue("due_on", f"{due_on.isoformat()} is in the past")
             if due_on > now.date() + timedelta(days=3660):

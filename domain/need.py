@@ -13,6 +13,7 @@ from domain.actor import PARTY_ROLES, Actor, Role
 from domain.calendar import DeadlinePolicy
 from domain.errors import IllegalTransition, InvalidValue, NotPermitted
 from domain.text import optional_text, reason_text, required_text
+from domain.times import MAX_EXTENSION, RANGE_TEXT, client_time
 
 
 class NeedStatus(StrEnum):
@@ -554,14 +555,26 @@ class Need(Aggregate):
                 raise InvalidValue("working_days", "must be between 1 and 60")
             if policy is None:
                 raise ValueError("extending by working days needs the deadline policy")
-            resolve_due = policy.calendar.add_working_days(self.resolve_due, working_days)
-        assert resolve_due is not None
-        if resolve_due.tzinfo is None:
-            raise InvalidValue("resolve_due", "must carry a UTC offset")
+            try:
+                resolve_due = policy.calendar.add_working_days(self.resolve_due, working_days)
+            except OverflowError:  # only a deadline outside the sane range gets here
+                raise InvalidValue(
+                    "working_days", f"the new deadline would lie outside {RANGE_TEXT}"
+                ) from None
+            field = "working_days"
+        else:
+            field = "resolve_due"
+        resolve_due = client_time(field, resolve_due)
         if resolve_due <= self.resolve_due:
             raise InvalidValue(
-                "resolve_due",
+                field,
                 f"must be later than the current deadline {self.resolve_due.isoformat()}",
+            )
+        if resolve_due - self.resolve_due > MAX_EXTENSION:
+            raise InvalidValue(
+                field,
+                f"must be at most {MAX_EXTENSION.days} days after the current deadline "
+                f"{self.resolve_due.isoformat()}",
             )
         self._trigger(
             self.DeadlineExtended,

@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate
 from domain.actor import Actor, Role
 from domain.errors import InvalidValue, NotPermitted
 from domain.text import optional_text
+from domain.times import VISIT_CLOCK_SKEW, client_time
 
 
 class HouseholdVisit(Aggregate):
@@ -54,10 +55,11 @@ class HouseholdVisit(Aggregate):
     ) -> HouseholdVisit:
         if by.role not in (Role.GRID_WORKER, Role.COMMUNITY_STAFF):
             raise NotPermitted("household visits are recorded by grid workers or community staff")
-        if visited_at.tzinfo is None:
-            raise InvalidValue("visited_at", "must carry a UTC offset")
-        if visited_at > now:
-            raise InvalidValue("visited_at", "must not be in the future")
+        visited_at = client_time("visited_at", visited_at)
+        if visited_at > now + VISIT_CLOCK_SKEW:
+            raise InvalidValue(
+                "visited_at", f"{visited_at.isoformat()} is in the future; record a visit after it"
+            )
         return cls._create(
             cls.Recorded,
             id=id,

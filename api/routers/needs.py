@@ -19,6 +19,7 @@ from application.readmodel import utc_text
 from domain.actor import Actor
 from domain.errors import NotFound
 from domain.need import STATUS_LABELS_ZH, NeedStatus, allowed_commands
+from domain.times import FIRST_DAY, LAST_DAY
 from infrastructure.store import Services
 
 router = APIRouter(prefix="/needs", tags=["needs"])
@@ -242,9 +243,25 @@ def supervise_need(
 # ----- queries ----------------------------------------------------------------
 
 
+_DAYS = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+# The days of a query's date range, within the domain's sane range of days.
+ReportedFrom = Annotated[
+    date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description=f"first day, inclusive; {_DAYS}")
+]
+ReportedTo = Annotated[
+    date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description=f"last day, inclusive; {_DAYS}")
+]
+
+
 def _day_start(day: date | None, services: Services) -> str | None:
+    """The UTC text of the local midnight starting ``day``.
+
+    A day outside the sane range is taken as its nearest end (no case lies
+    beyond it), so that a route that forgets the bounds gets no overflow.
+    """
     if day is None:
         return None
+    day = min(max(day, FIRST_DAY), LAST_DAY + timedelta(days=1))
     zone = ZoneInfo(services.settings.timezone)
     return utc_text(datetime.combine(day, time.min, zone))
 
@@ -259,8 +276,8 @@ def list_needs(
     priority: Annotated[list[s.Priority] | None, Query()] = None,
     party_id: UUID | None = None,
     overdue: bool | None = None,
-    reported_from: Annotated[date | None, Query(description="first day, inclusive")] = None,
-    reported_to: Annotated[date | None, Query(description="last day, inclusive")] = None,
+    reported_from: ReportedFrom = None,
+    reported_to: ReportedTo = None,
     cursor: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,

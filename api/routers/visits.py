@@ -14,6 +14,7 @@ from application.access import ensure_compound_visible
 from application.figures import coverage, month_range
 from domain.actor import Actor
 from domain.errors import InvalidValue, NotFound
+from domain.times import FIRST_YEAR, LAST_YEAR
 
 from api import schemas as s
 from api.schemas import MAX_POSITION
@@ -23,7 +24,14 @@ from api.routers.needs import After
 
 router = APIRouter(tags=["visits"])
 
-Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+# YYYY-MM of a year in the domain's sane range, 2000 to 2199 (domain/times.py).
+Month = Annotated[
+    str,
+    Query(
+        pattern=r"^2[01]\d{2}-(0[1-9]|1[0-2])$",
+        description=f"YYYY-MM, {FIRST_YEAR}-01 to {LAST_YEAR}-12",
+    ),
+]
 
 
 class NeedOnTheSpot(s.Command):
@@ -37,7 +45,10 @@ class NeedOnTheSpot(s.Command):
 class VisitRecord(s.Command):
     compound_id: UUID
     household_id: UUID
-    visited_at: AwareDatetime | None = Field(default=None, description="default: now")
+    visited_at: AwareDatetime | None = Field(
+        default=None,
+        description=f"default: now; not in the future, not before {FIRST_YEAR}",
+    )
     notes: str | None = Field(default=None, max_length=2000)
     needs: list[NeedOnTheSpot] = Field(default_factory=list, max_length=20)
 

@@ -18,6 +18,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -492,3 +493,176 @@ def test_an_integer_beyond_64_bits_is_never_a_500(api: Api) -> None:
             if response.status_code >= 500:
                 failures.append(f"GET {path}?{name}={value} -> {response.status_code}")
     assert failures == []
+
+
+# ----- times and dates ------------------------------------------------------------------------
+
+# Valid ISO 8601 that cannot be converted to UTC or to Shanghai time: each was
+# accepted and either answered 500 or stored an event the views then failed on
+# for good (OverflowError in utc_text; every later ?after= read a 503). Now
+# every client time lies in years 2000 to 2199 (domain/times.py).
+FAR_FUTURE = ("9999-12-31T23:00:00-05:00", "9999-12-31T23:00:00-14:00")
+FAR_PAST = ("0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00+05:00")
+
+
+def _refused(response: Any, loc: list[str], words: str = "") -> str | None:
+    """None when the answer is a 422 naming ``loc`` (with ``words`` in its message)."""
+    if response.status_code != 422:
+        return f"{response.status_code} {response.text[:200]}"
+    errors = response.json()["detail"]
+    if [e["loc"] for e in errors] != [loc] or words not in errors[0]["msg"]:
+        return f"422 but {errors}"
+    return None
+
+
+def _views_keep_up(api: Api, need: str) -> None:
+    """A later command's position is reached by the views (a poisoned event
+    would hold them back: 503)."""
+    later = api.ok("staff", f"/needs/{need}/notes", {"text": "之后的一条记录"})
+    view = api.get("staff", f"/needs/{need}", after=later["position"])
+    assert view.status_code == 200, view.text[:200]
+    assert view.json()["version"] == later["version"]
+    listed = api.get("staff", "/needs", after=later["position"])
+    assert listed.status_code == 200, listed.text[:200]
+
+
+def test_a_deadline_outside_the_sane_range_is_a_422_and_the_views_keep_up(api: Api) -> None:
+    need = api.to_in_progress()
+    current = api.get("staff", f"/needs/{need}", after=api.log_position()).json()["resolve_due"]
+    before = api.log_position()
+    wrong = {}
+    for resolve_due in (*FAR_FUTURE, *FAR_PAST, "2200-01-01T00:00:00+00:00"):
+        body = {"reason": "等配件", "resolve_due": resolve_due}
+        response = api.post("staff", f"/needs/{need}/extend", body)
+        wrong[resolve_due] = _refused(response, ["body", "resolve_due"])
+    assert {k: v for k, v in wrong.items() if v} == {}
+    assert api.log_position() == before
+    _views_keep_up(api, need)
+    assert api.get("staff", f"/needs/{need}").json()["resolve_due"] == current
+
+
+def test_a_deadline_moves_at_most_a_year_past_the_current_one(api: Api) -> None:
+    need = api.to_in_progress()
+    current = datetime.fromisoformat(
+        api.get("staff", f"/needs/{need}", after=api.log_position()).json()["resolve_due"]
+    )
+    before = api.log_position()
+    too_far = (current + timedelta(days=366, seconds=1)).isoformat()
+    response = api.post("staff", f"/needs/{need}/extend", {"reason": "x", "resolve_due": too_far})
+    assert _refused(response, ["body", "resolve_due"], "at most 366 days") is None
+    earlier = (current - timedelta(days=1)).isoformat()
+    response = api.post("staff", f"/needs/{need}/extend", {"reason": "x", "resolve_due": earlier})
+    assert _refused(response, ["body", "resolve_due"], "later than the current deadline") is None
+    assert api.log_position() == before
+    a_year = (current + timedelta(days=366)).isoformat()
+    extended = api.ok("staff", f"/needs/{need}/extend", {"reason": "x", "resolve_due": a_year})
+    view = api.get("staff", f"/needs/{need}", after=extended["position"]).json()
+    assert datetime.fromisoformat(view["resolve_due"]) == current + timedelta(days=366)
+
+
+def test_a_meeting_time_outside_the_sane_range_is_a_422_and_the_views_keep_up(api: Api) -> None:
+    proposal = {"compound_id": str(api.world.compound_id), "topic": "停车位划分"}
+    consultation = api.ok("party_branch", "/consultations", proposal)["id"]
+    before = api.log_position()
+    wrong = {}
+    for meets_at in (*FAR_PAST, *FAR_FUTURE, "1999-12-31T23:59:59+00:00"):
+        body = {"meets_at": meets_at, "place": "社区党群服务中心", "method": "consensus"}
+        response = api.post("staff", f"/consultations/{consultation}/convene", body)
+        wrong[meets_at] = _refused(response, ["body", "meets_at"], "2000 to 2199")
+    assert {k: v for k, v in wrong.items() if v} == {}
+    assert api.log_position() == before
+    convened = api.ok(
+        "staff",
+        f"/consultations/{consultation}/convene",
+        {"meets_at": "2026-03-10T19:00:00+08:00", "place": "会议室", "method": "consensus"},
+    )
+    view = api.get("staff", f"/consultations/{consultation}", after=convened["position"])
+    assert view.status_code == 200, view.text[:200]
+    assert view.json()["meets_at"] == "2026-03-10T11:00:00.000000+00:00"
+    _views_keep_up(api, api.register()["id"])
+
+
+def test_a_visit_at_an_impossible_time_is_a_422_not_a_500(api: Api) -> None:
+    """0001-01-01T00:00:00+05:00 raised OverflowError converting it to Shanghai
+    time (a 500); a visit may also not be in the future."""
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    now = datetime.now(UTC)
+    body = {
+        "compound_id": str(api.world.compound_id),
+        "household_id": str(api.world.households[0]),
+    }
+    before = api.log_position()
+    wrong = {}
+    for visited_at, words in [
+        *((t, "2000 to 2199") for t in (*FAR_PAST, *FAR_FUTURE)),
+        ((now + timedelta(hours=1)).isoformat(), "in the future"),
+    ]:
+        response = client.post(
+            "/visits",
+            json={**body, "visited_at": visited_at},
+            headers=api.world.headers("grid_worker"),
+        )
+        wrong[visited_at] = _refused(response, ["body", "visited_at"], words)
+    assert {k: v for k, v in wrong.items() if v} == {}
+    assert api.log_position() == before
+    long_ago = (now - timedelta(days=3 * 365)).isoformat()
+    recent = api.ok("grid_worker", "/visits", {**body, "visited_at": long_ago})
+    listed = api.get("staff", "/visits", after=recent["position"])
+    assert listed.status_code == 200, listed.text[:200]
+    assert [v["id"] for v in listed.json()["items"]] == [recent["id"]]
+    _views_keep_up(api, api.register()["id"])
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("reported_from", "0001-01-01"),
+        ("reported_to", "9999-12-31"),
+        ("reported_from", "1999-12-31"),
+        ("reported_to", "2200-01-01"),
+    ],
+)
+def test_a_query_day_outside_the_sane_range_is_a_422_naming_it(
+    api: Api, name: str, value: str
+) -> None:
+    """Turning the day into its local midnight in UTC overflowed: a 500."""
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    for kind in ("json", "csv"):
+        params = {name: value, "format": kind}
+        response = client.get("/needs", params=params, headers=api.world.headers("staff"))
+        assert response.status_code == 422, response.text[:200]
+        assert [e["loc"] for e in response.json()["detail"]] == [["query", name]]
+
+
+def test_the_ends_of_the_query_days_are_accepted(api: Api) -> None:
+    need = api.register()
+    response = api.get(
+        "staff",
+        "/needs",
+        reported_from="2000-01-01",
+        reported_to="2199-12-31",
+        after=need["position"],
+    )
+    assert response.status_code == 200, response.text[:200]
+    assert need["id"] in [n["id"] for n in response.json()["items"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "value"),
+    [
+        ("/visits", "month", "0000-01"),
+        ("/visits", "month", "9999-12"),
+        ("/visits/coverage", "month_to", "9999-12"),
+        ("/visits/coverage", "month_from", "1999-12"),
+        ("/stats", "month_to", "2200-01"),
+        ("/stats", "month_from", "0000-12"),
+    ],
+)
+def test_a_month_outside_the_sane_range_is_a_422_naming_it(
+    api: Api, path: str, name: str, value: str
+) -> None:
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    params = {"compound_id": str(api.world.compound_id), name: value}
+    response = client.get(path, params=params, headers=api.world.headers("staff"))
+    assert response.status_code == 422, response.text[:200]
+    assert [e["loc"] for e in response.json()["detail"]] == [["query", name]]

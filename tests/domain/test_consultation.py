@@ -163,6 +163,11 @@ def test_convening_a_vote_fixes_motion_matter_and_electorate() -> None:
         ({"electorate": [("a", 90.5)]}, "exclusive_area"),  # a float is refused
         ({"electorate": [(" ", Decimal("1"))]}, "owner_id"),
         ({"meets_at": datetime(2026, 3, 5, 9, 0)}, "meets_at"),
+        # The audit's input: converting it to UTC for the view overflowed.
+        ({"meets_at": datetime.fromisoformat("0001-01-01T00:00:00+14:00")}, "meets_at"),
+        ({"meets_at": datetime.fromisoformat("9999-12-31T23:00:00-05:00")}, "meets_at"),
+        ({"meets_at": datetime(1999, 12, 31, 23, 0, tzinfo=UTC)}, "meets_at"),
+        ({"meets_at": datetime(2200, 1, 1, tzinfo=UTC)}, "meets_at"),
         ({"place": ""}, "place"),
         ({"method": "lottery"}, "method"),
         ({"invited_party_ids": [PROPERTY_PARTY, PROPERTY_PARTY]}, "invited_party_ids"),

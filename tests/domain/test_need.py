@@ -951,6 +951,86 @@ def test_extend_refuses_a_naive_deadline() -> None:
     assert refused.value.field == "resolve_due"
 
 
+@pytest.mark.parametrize(
+    "new_due",
+    [
+        datetime.fromisoformat("9999-12-31T23:00:00-05:00"),
+        datetime.fromisoformat("9999-12-31T23:00:00-14:00"),
+        datetime(2200, 1, 1, tzinfo=UTC),
+    ],
+    ids=["9999_minus_5", "9999_minus_14", "year_2200"],
+)
+def test_extend_refuses_a_deadline_outside_the_sane_range(new_due: datetime) -> None:
+    """The audit's input: accepted, stored, and the view raised OverflowError
+    converting it to UTC, for good."""
+    need, clock = _assigned_normal_need()
+    before = snapshot(need)
+
+    with pytest.raises(InvalidValue) as refused:
+        need.extend(by=STAFF, reason="理由", resolve_due=new_due, now=clock.tick())
+
+    assert refused.value.field == "resolve_due"
+    assert "2000 to 2199" in refused.value.message
+    assert snapshot(need) == before
+
+
+def test_extend_moves_the_deadline_at_most_366_days() -> None:
+    need, clock = _assigned_normal_need()
+    before = snapshot(need)
+
+    with pytest.raises(InvalidValue) as refused:
+        need.extend(
+            by=STAFF,
+            reason="理由",
+            resolve_due=RESOLVE_DUE + timedelta(days=366, seconds=1),
+            now=clock.tick(),
+        )
+
+    assert refused.value.field == "resolve_due"
+    assert "at most 366 days after the current deadline" in refused.value.message
+    assert snapshot(need) == before
+    need.extend(
+        by=STAFF, reason="理由", resolve_due=RESOLVE_DUE + timedelta(days=366), now=clock.tick()
+    )
+    assert need.resolve_due == RESOLVE_DUE + timedelta(days=366)
+
+
+def test_extend_a_year_at_a_time_stops_at_the_end_of_the_range() -> None:
+    """Each extension may add a year; the deadline still never leaves the range."""
+    need, clock = _assigned_normal_need()
+    need.resolve_due = datetime(2199, 12, 1, tzinfo=UTC)  # as if extended many times
+
+    with pytest.raises(InvalidValue) as refused:
+        need.extend(
+            by=STAFF,
+            reason="理由",
+            resolve_due=datetime(2200, 6, 1, tzinfo=UTC),
+            now=clock.tick(),
+        )
+    assert refused.value.field == "resolve_due"
+
+
+def test_extend_by_working_days_past_the_end_of_the_range_is_refused() -> None:
+    """A deadline at the end of the range (or beyond it, from before the rule):
+    adding working days named the field instead of raising OverflowError in
+    the calendar."""
+    for deadline in (
+        datetime(2199, 12, 31, 1, 0, tzinfo=UTC),
+        datetime.fromisoformat("9999-12-31T23:00:00-05:00"),
+    ):
+        need, clock = _assigned_normal_need()
+        need.resolve_due = deadline
+        before = snapshot(need)
+
+        with pytest.raises(InvalidValue) as refused:
+            need.extend(
+                by=STAFF, reason="理由", working_days=5, policy=POLICY, now=clock.tick()
+            )
+
+        assert refused.value.field == "working_days"
+        assert snapshot(need) == before
+
+
 # ----- supervision notices ---------------------------------------------------------
 
 
