@@ -70,14 +70,16 @@ def can_see_need(
     compound_id: UUID,
     reporter_id: str,
     assigned_party_id: UUID | None,
-    household_id: UUID | None = None,
+    collected_from: UUID | None = None,
 ) -> bool:
-    """Residents see what they reported and what was collected from their household."""
+    """Residents see what they reported and what others collected from their
+    household (``collected_from``, see ``domain.need.collected_from``); not
+    what another resident of the household reported."""
     if actor.role == R.ADMIN or not actor.covers(compound_id):
         return False
     if actor.role == R.RESIDENT:
         return reporter_id == actor.id or (
-            household_id is not None and household_id == actor.household_id
+            collected_from is not None and collected_from == actor.household_id
         )
     if actor.role in _SEES_ALL_NEEDS:
         return True

@@ -55,7 +55,7 @@ class NeedCommands(LinliBase):
         authorize(by, "need.read")
         need = self._load(Need, need_id, "need")
         if not can_see_need(
-                by, need.compound_id, need.reporter_id, need.assigned_party_id, need.household_id
+                by, need.compound_id, need.reporter_id, need.assigned_party_id, need.collected_from
             ):
             raise NotFound("need not found")
         return need
@@ -72,7 +72,7 @@ class NeedCommands(LinliBase):
 
         def checked(need: Need) -> None:
             if not can_see_need(
-                by, need.compound_id, need.reporter_id, need.assigned_party_id, need.household_id
+                by, need.compound_id, need.reporter_id, need.assigned_party_id, need.collected_from
             ):
                 raise NotFound("need not found")
             change(need)

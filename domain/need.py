@@ -639,10 +639,15 @@ class Need(Aggregate):
         if self.status not in TRANSITIONS[command]:
             raise IllegalTransition(command, self.status, self.allowed_commands)
 
+    @property
+    def collected_from(self) -> UUID | None:
+        """The household this need was collected from for its residents, if any."""
+        return collected_from(self.household_id, self.reporter_role)
+
     def speaks_for_reporter(self, by: Actor) -> bool:
-        """The reporter, or the resident of the household a need was collected from."""
-        if by.role == Role.RESIDENT and self.household_id is not None:
-            if by.household_id == self.household_id:
+        """The reporter, or a resident of the household a need was collected from."""
+        if by.role == Role.RESIDENT and self.collected_from is not None:
+            if by.household_id == self.collected_from:
                 return True
         return by.id == self.reporter_id and (
             by.role == Role.RESIDENT or self.household_id is None
@@ -667,6 +672,17 @@ class Need(Aggregate):
         self.trigger_event(
             event_class, timestamp=now, actor_id=by.id, actor_role=str(by.role), **kwargs
         )
+
+
+def collected_from(household_id: UUID | None, reporter_role: str) -> UUID | None:
+    """The household a need was collected from on its residents' behalf.
+
+    A need someone else registered for a household (a grid worker at the door,
+    staff taking a call) is the household's: its residents follow and evaluate
+    it. A resident's own report names their household too, but it is theirs
+    alone, not their housemates'.
+    """
+    return None if reporter_role == Role.RESIDENT else household_id
 
 
 def _attachments(refs: list[str] | None) -> list[str]:

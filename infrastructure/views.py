@@ -35,6 +35,7 @@ NEED_COLUMNS = (
     "priority",
     "assigned_party_id",
     "reporter_id",
+    "reporter_role",
     "household_id",
     "reported_at",
     "respond_due",
@@ -87,7 +88,8 @@ class LinliViews:
             "CREATE TABLE IF NOT EXISTS {need_view} ("
             "id TEXT PRIMARY KEY, compound_id TEXT NOT NULL, status TEXT NOT NULL, "
             "category TEXT NOT NULL, priority TEXT, assigned_party_id TEXT, "
-            "reporter_id TEXT NOT NULL, household_id TEXT, reported_at TEXT NOT NULL, "
+            "reporter_id TEXT NOT NULL, reporter_role TEXT NOT NULL, household_id TEXT, "
+            "reported_at TEXT NOT NULL, "
             "respond_due TEXT, "
             "resolve_due TEXT, responded_at TEXT, commitment_id TEXT, consultation_id TEXT, "
             f"registered_position {b} NOT NULL, doc TEXT NOT NULL)",
@@ -334,8 +336,10 @@ class LinliViews:
         any_of("category", category)
         any_of("priority", priority)
         if reporter_id is not None and household_id is not None:
-            where.append("(reporter_id = ? OR household_id = ?)")
-            params.extend([reporter_id, household_id])
+            # Their own reports, and what others collected at their door (a
+            # household member's own report is theirs alone).
+            where.append("(reporter_id = ? OR (household_id = ? AND reporter_role <> ?))")
+            params.extend([reporter_id, household_id, "resident"])
         elif reporter_id is not None:
             where.append("reporter_id = ?")
             params.append(reporter_id)

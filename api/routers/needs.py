@@ -18,7 +18,7 @@ from application.projections import is_overdue
 from application.readmodel import utc_text
 from domain.actor import Actor
 from domain.errors import NotFound
-from domain.need import STATUS_LABELS_ZH, NeedStatus, allowed_commands
+from domain.need import STATUS_LABELS_ZH, NeedStatus, allowed_commands, collected_from
 from domain.times import FIRST_DAY, LAST_DAY
 from infrastructure.store import Services
 
@@ -54,7 +54,9 @@ def visible_need(services: Services, actor: Actor, need_id: UUID) -> dict[str, A
         UUID(row["compound_id"]),
         row["reporter_id"],
         UUID(row["assigned_party_id"]) if row["assigned_party_id"] else None,
-        UUID(row["household_id"]) if row["household_id"] else None,
+        collected_from(
+            UUID(row["household_id"]) if row["household_id"] else None, row["reporter_role"]
+        ),
     ):
         raise NotFound("need not found")
     return row

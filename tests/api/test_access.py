@@ -134,6 +134,33 @@ def test_a_resident_sees_only_their_own_needs(client: TestClient, world: World) 
     assert response.status_code == 404
 
 
+def test_a_housemate_does_not_see_a_residents_own_report(client: TestClient, world: World) -> None:
+    """Two residents of one household: each sees their own reports and what a
+    grid worker collected at their door, never the other's own report."""
+    housemate = world.services.credentials.issue(
+        actor_id="同户居民",
+        role=Role.RESIDENT,
+        compound_ids=[world.compound_id],
+        household_id=world.households[0],
+    ).token
+    theirs = {"Authorization": f"Bearer {housemate}"}
+    own = _register(client, world, "resident")
+    collected = _register(client, world, "grid_worker", household_id=str(world.households[0]))
+    position = world.services.app.recorder.max_notification_id()
+    after = {"after": position}
+    assert client.get(f"/needs/{own}", headers=theirs, params=after).status_code == 404
+    assert client.get(f"/needs/{own}/history", headers=theirs).status_code == 404
+    listed = client.get("/needs", headers=theirs, params=after).json()["items"]
+    assert [n["id"] for n in listed] == [collected]
+    withdraw = client.post(f"/needs/{own}/withdraw", json={"reason": "不需要了"}, headers=theirs)
+    assert withdraw.status_code == 404
+    assert world.services.app.recorder.max_notification_id() == position
+    # The reporter still sees both: their own report and the one collected at their door.
+    mine = client.get("/needs", headers=world.headers("resident"), params=after).json()["items"]
+    assert {n["id"] for n in mine} == {own, collected}
+    assert client.get(f"/needs/{collected}", headers=theirs).status_code == 200
+
+
 def test_a_resident_reports_for_their_own_household(client: TestClient, world: World) -> None:
     need = _register(client, world, "resident")
     position = world.services.app.recorder.max_notification_id()

@@ -1342,6 +1342,23 @@ def test_the_resident_of_the_visited_household_evaluates_a_collected_need() -> N
     assert not need.speaks_for_reporter(grid)  # collected for the household, not their own
 
 
+def test_a_residents_own_report_is_not_their_housemates() -> None:
+    """DESIGN 4: a resident sees only the needs they reported (and, above, what
+    was collected at their door), not what another resident of the household reported."""
+    from uuid import uuid4
+
+    household = uuid4()
+    reporter = Actor("王阿姨", Role.RESIDENT, household_id=household)
+    housemate = Actor("王叔叔", Role.RESIDENT, household_id=household)
+    need = Need.register(
+        by=reporter, compound_id=uuid4(), source="self_report", title="漏水", description="厨房"
+    )
+    assert need.household_id == household
+    assert need.collected_from is None
+    assert need.speaks_for_reporter(reporter)
+    assert not need.speaks_for_reporter(housemate)
+
+
 def test_control_characters_are_rejected_in_reasons_and_notes() -> None:
     clock = Clock()
     need = reach(S.ASSIGNED, clock)
