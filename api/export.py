@@ -100,6 +100,27 @@ def csv_rows(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> Iterat
     yield buffer.getvalue()
 
 
+def json_response(head: dict[str, Any], key: str, rows: Iterable[dict[str, Any]]) -> StreamingResponse:
+    """``{**head, key: [rows...]}`` as one JSON document, written as the rows
+    are read (a page at a time), so that a long trail never sits in memory."""
+
+    def chunks() -> Iterator[str]:
+        opening = json.dumps(head, ensure_ascii=False)
+        yield opening[:-1] + ("," if head else "") + json.dumps(key) + ":["
+        batch: list[str] = []
+        first = True
+        for row in rows:
+            batch.append(json.dumps(row, ensure_ascii=False))
+            if len(batch) == 200:
+                yield ("" if first else ",") + ",".join(batch)
+                first, batch = False, []
+        if batch:
+            yield ("" if first else ",") + ",".join(batch)
+        yield "]}"
+
+    return StreamingResponse(chunks(), media_type="application/json")
+
+
 def csv_response(
     rows: Iterable[dict[str, Any]], columns: tuple[str, ...], filename: str
 ) -> StreamingResponse:

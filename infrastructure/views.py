@@ -10,6 +10,7 @@ qualification differ.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -421,13 +422,18 @@ class LinliViews:
     def iter_history(self, case_id: str, page_size: int = 500) -> Iterator[Row]:
         """A case's whole trail, oldest first, read a page at a time (for
         exports that stream: memory stays at one page however long the trail).
-        Events recorded meanwhile come at the end, never in the middle."""
-        after = None
-        while True:
-            rows, after = self.history_page(case_id, limit=page_size, after=after)
-            yield from rows
-            if after is None:
-                return
+        Events recorded meanwhile come at the end, never in the middle.
+
+        The first page is read at once, so that a database that is down fails
+        the request before its answer starts, as any other read does."""
+        rows, after = self.history_page(case_id, limit=page_size)
+
+        def the_rest(after: int | None) -> Iterator[Row]:
+            while after is not None:
+                rows, after = self.history_page(case_id, limit=page_size, after=after)
+                yield from rows
+
+        return itertools.chain(rows, the_rest(after))
 
     def history(self, case_id: str) -> list[Row]:
         """A case's whole trail, oldest first, as a list (in one read)."""

@@ -902,6 +902,10 @@ class CompoundFilter(_Query):
     compound_id: UUID | None = None
 
 
+class DisputeFilters(CompoundFilter):
+    cursor: int | None = Field(default=None, ge=0, le=2**63 - 1)
+
+
 class FigureFilters(_Query):
     compound_id: UUID | None = None
     party_id: UUID | None = None
@@ -1127,7 +1131,7 @@ def _need_page(
     assert actor is not None
     console.page_path = f"/console/needs/{need_id}"
     need = needs_api.get_need(need_id, services, actor, after)
-    events = needs_api.need_history(need_id, services, actor, after=None, format="json")["events"]
+    events = services.views.history(str(need_id))  # seen: get_need checked the caller
     parties = _parties(console)
     consultation = None
     if need["consultation_id"] and console.may("consultation.read"):
@@ -1345,13 +1349,17 @@ def evaluate(
 # ----- disputes and consultations ----------------------------------------------------------
 
 
-def _disputes(console: Console, compound_id: UUID | None, *, csv: bool) -> Any:
+def _disputes(
+    console: Console, compound_id: UUID | None, *, csv: bool, cursor: int | None = None
+) -> Any:
     return audit_api.disputes(
         console.services,
         console.actor,  # type: ignore[arg-type]
         compound_id=compound_id,
         reported_from=None,
         reported_to=None,
+        cursor=cursor,
+        limit=PAGE_SIZE,
         after=None,
         format="csv" if csv else "json",
     )
@@ -1362,14 +1370,20 @@ def _disputes(console: Console, compound_id: UUID | None, *, csv: bool) -> Any:
 def disputes_page(
     console: Annotated[Console, Depends(console_session("audit.read"))],
 ) -> Response:
-    chosen = _query(console.request, CompoundFilter).compound_id
-    rows = _disputes(console, chosen, csv=False)["items"]
+    filters = _query(console.request, DisputeFilters)
+    chosen = filters.compound_id
+    result = _disputes(console, chosen, csv=False, cursor=filters.cursor)
+    base = [("compound_id", chosen)]
     return console.render(
         "disputes.html",
-        rows=rows,
+        rows=result["items"],
         compounds=_compounds(console),
         compound_id=str(chosen) if chosen else "",
-        csv_url=console.url("/console/disputes.csv", [("compound_id", chosen)]),
+        csv_url=console.url("/console/disputes.csv", base),
+        next_url=console.url("/console/disputes", [*base, ("cursor", result["next_cursor"])])
+        if result.get("next_cursor") is not None
+        else None,
+        first_url=console.url("/console/disputes", base) if filters.cursor is not None else None,
     )
 
 
@@ -1393,9 +1407,7 @@ def consultation_page(
     consultation = consultations_api.get_consultation(
         consultation_id, services, actor, after=_after(console.request)
     )
-    events = consultations_api.consultation_history(consultation_id, services, actor, after=None)[
-        "events"
-    ]
+    events = services.views.history(str(consultation_id))  # seen: checked just above
     needs = []
     for need_id in consultation["need_ids"]:
         try:

@@ -12,7 +12,7 @@ from api import commitment_schemas as cs
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
-from api.export import HISTORY_COLUMNS, Format, csv_response
+from api.export import HISTORY_COLUMNS, Format, csv_response, json_response
 from api.routers.needs import After
 from application.commitment_views import (
     awaiting_confirmation_from,
@@ -397,10 +397,10 @@ def commitment_history(
 ) -> Any:
     wait_for_views(services, after)
     visible_commitment(services, actor, commitment_id)
-    events = services.views.history(str(commitment_id))
+    events = services.views.iter_history(str(commitment_id))
     if format == "csv":
         return csv_response(events, HISTORY_COLUMNS, f"commitment-{commitment_id}-history.csv")
-    return {"commitment_id": str(commitment_id), "events": events}
+    return json_response({"commitment_id": str(commitment_id)}, "events", events)
 
 
 @router.get(

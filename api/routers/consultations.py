@@ -18,7 +18,7 @@ from api import consultation_schemas as cs
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
-from api.export import HISTORY_COLUMNS, Format, csv_response
+from api.export import HISTORY_COLUMNS, Format, csv_response, json_response
 from api.routers.needs import After
 from application.consultation_views import status_label_zh
 from application.consultations import can_see_consultation
@@ -364,8 +364,8 @@ def consultation_history(
 ) -> Any:
     wait_for_views(services, after)
     visible_consultation(services, actor, consultation_id)
-    events = services.views.history(str(consultation_id))
+    events = services.views.iter_history(str(consultation_id))
     if format == "csv":
         return csv_response(events, HISTORY_COLUMNS, f"consultation-{consultation_id}-history.csv")
-    return {"consultation_id": str(consultation_id), "events": events}
+    return json_response({"consultation_id": str(consultation_id)}, "events", events)
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
-from api.export import HISTORY_COLUMNS, NEED_COLUMNS, Format, csv_response
+from api.export import HISTORY_COLUMNS, NEED_COLUMNS, Format, csv_response, json_response
 from application.access import can_see_need, need_scope
 from application.projections import is_overdue
 from application.readmodel import utc_text
@@ -343,7 +343,7 @@ def need_history(
 ) -> Any:
     wait_for_views(services, after)
     visible_need(services, actor, need_id)
-    events = services.views.history(str(need_id))
+    events = services.views.iter_history(str(need_id))
     if format == "csv":
         return csv_response(events, HISTORY_COLUMNS, f"need-{need_id}-history.csv")
-    return {"need_id": str(need_id), "events": events}
+    return json_response({"need_id": str(need_id)}, "events", events)

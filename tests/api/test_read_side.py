@@ -349,3 +349,31 @@ def test_every_list_comes_as_csv_with_a_bom(api: Api, path: str) -> None:
     assert response.content.startswith("\ufeff".encode())
     header = next(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert "id" in header or "need_id" in header
+
+
+def test_a_long_trail_is_exported_whole_and_in_order_as_json_and_csv(api: Api) -> None:
+    """A trail longer than the pages the export reads (500 events) comes out
+    whole and in order, streamed (no Content-Length: never built in memory)."""
+    app = api.world.services.app
+    need_id = api.to_in_progress()
+    need = app.repository.get(UUID(need_id))
+    staff = api.world.actors["staff"]
+    for i in range(1, 1201):
+        need.add_note(by=staff, text=f"第{i}次进展")
+    position = app.save(need)[-1].notification.id
+
+    response = api.get("staff", f"/needs/{need_id}/history", after=position)
+    assert response.status_code == 200
+    assert "content-length" not in response.headers
+    body = response.json()
+    assert body["need_id"] == need_id
+    events = body["events"]
+    assert len(events) == 4 + 1200  # registered, accepted, assigned, acknowledged, notes
+    positions = [e["position"] for e in events]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert events[-1]["data"]["text"] == "第1200次进展"
+
+    exported = api.get("staff", f"/needs/{need_id}/history", format="csv")
+    assert "content-length" not in exported.headers
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [int(r["position"]) for r in rows] == positions
