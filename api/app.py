@@ -35,6 +35,7 @@ class Detail(BaseModel):
 
 
 ERROR_ANSWERS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Detail, "description": "the body could not be read (not UTF-8, or not JSON)"},
     401: {"model": Detail, "description": "no token, or a bad or revoked one"},
     403: {"model": Detail, "description": "the caller's role may not do this"},
     404: {"model": Detail, "description": "no such object, or not visible to the caller"},

@@ -31,7 +31,10 @@ def readyz(services: ServicesDep, _: Annotated[None, Depends(public)]) -> Any:
             headers={"Retry-After": "2"},
         )
     lag = log_position - view_position
-    ready = lag <= services.settings.projection_batch_size * 4
+    failing = services.updater.last_error is not None
+    # Not ready while far behind, or behind at all while this process's view
+    # updater keeps failing (the views would not catch up by waiting).
+    ready = lag <= services.settings.projection_batch_size * 4 and not (failing and lag > 0)
     body = {
         "status": "ready" if ready else "catching up",
         "log_position": log_position,

@@ -321,6 +321,38 @@ def test_readyz_reports_not_ready_while_the_views_are_far_behind(make_settings) 
         services.close()
 
 
+def test_readyz_is_not_ready_while_the_view_updater_keeps_failing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A projection that fails on an event (a bug) stops the views there: the
+    service says so at once, with the error, rather than only once far behind."""
+    services = api.world.services
+    api.register()
+    assert services.updater.wait_for(api.log_position(), 10)
+    assert api.client.get("/readyz").status_code == 200
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a projection bug")
+
+    monkeypatch.setattr(services.views, "process_batch", broken)
+    api.register()
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    while services.updater.last_error is None and datetime.now(UTC) < deadline:
+        services.updater.wake()
+        api.client.get("/healthz")
+    stuck = api.client.get("/readyz")
+    assert stuck.status_code == 503
+    assert stuck.json()["lag"] == 1
+    assert "a projection bug" in stuck.json()["last_error"]
+    monkeypatch.undo()
+    services.updater.wake()
+    assert services.updater.wait_for(api.log_position(), 10)
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    while services.updater.last_error is not None and datetime.now(UTC) < deadline:
+        services.updater.wake()
+    assert api.client.get("/readyz").status_code == 200
+
+
 def test_figures_carry_commitment_fulfilment_and_the_lists_trail_shows_its_needs(api: Api) -> None:
     from tests.api.test_commitments_api import in_effect, inspection, need_under
 

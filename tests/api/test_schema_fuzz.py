@@ -14,11 +14,9 @@ Every POST passes an ASGI guard that reads the log position before and
 after it: an answer other than 2xx with a moved log fails the run.
 
 The checks: no server error (no carve-outs but the read-your-writes 503),
-the schema of documented answers, content types and headers, invalid bodies
-and headers rejected. Schemathesis's ``status_code_conformance`` is left
-out: a body that is not UTF-8 gets FastAPI's 400 ("There was an error
-parsing the body"), which the schema does not document (the error answers
-it does document are pinned by ``test_the_schema_documents_the_error_answers``).
+every status code documented (a body that is not UTF-8 gets FastAPI's 400,
+documented with the other error answers), the schema of documented answers,
+content types and headers, invalid bodies and headers rejected.
 """
 
 from __future__ import annotations
@@ -44,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from api.app import create_app
@@ -389,6 +388,7 @@ def no_event_from_a_rejected_request(ctx: Any, response: Any, case: Any) -> None
 CHECKS = [
     no_server_error,
     response_schema_conformance,
+    status_code_conformance,
     content_type_documented,
     response_headers_conformance,
     invalid_bodies_and_headers_rejected,
