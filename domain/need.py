@@ -464,10 +464,11 @@ class Need(Aggregate):
         assert self.resolved_at is not None  # resolved status sets it
         window_ends = self.resolved_at + evaluation_window
         if now < window_ends:
+            # Everything allowed now but closing (evaluate, reopen, notes, ...).
             raise IllegalTransition(
                 f"close before the evaluation window ends at {window_ends.isoformat()}",
                 self.status,
-                ["evaluate"],
+                [command for command in self.allowed_commands if command != "close"],
             )
         self._trigger(self.Closed, by, now, reason=reason)
 

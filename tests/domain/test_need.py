@@ -1112,7 +1112,8 @@ def test_staff_close_refused_within_the_evaluation_window(after: timedelta) -> N
         )
 
     assert refused.value.status == S.RESOLVED
-    assert "evaluate" in refused.value.allowed
+    assert refused.value.allowed == sorted(c for c in need.allowed_commands if c != "close")
+    assert {"evaluate", "add_note", "supervise"} <= set(refused.value.allowed)
     assert need.status == S.RESOLVED
     assert snapshot(need) == before
 
