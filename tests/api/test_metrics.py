@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.serving import free_port, wait_healthy
 
 MAIN = Path(__file__).resolve().parents[2]
 COUNTED = re.compile(
@@ -21,18 +21,12 @@ COUNTED = re.compile(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _pids(directory: Path) -> set[str]:
     return {f.stem.rsplit("_", 1)[1] for f in directory.glob("counter_*.db")}
 
 
 def test_a_scrape_sums_the_requests_of_every_worker(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LINLI_", "PROMETHEUS_"))}
@@ -57,16 +51,7 @@ def test_a_scrape_sums_the_requests_of_every_worker(tmp_path: Path) -> None:
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert server.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "the server did not start\n" + log_path.read_text()
-                time.sleep(0.2)
+            wait_healthy(base, server, log_path, 60)
             made = list(temp.glob("linli-metrics-*"))
 
             # Requests on new connections, until both workers have answered

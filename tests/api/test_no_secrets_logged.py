@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +32,7 @@ from api.security import HEADERS as SECURITY_HEADERS
 from application.access import PERMISSIONS
 from infrastructure.store import Services
 from tests.api.test_access_matrix import _sign_in, api_routes, route_actions
+from tests.serving import free_port, wait_healthy
 from tests.world import World
 
 MAIN = Path(__file__).resolve().parents[2]
@@ -252,14 +251,8 @@ def _dump_store(services: Services, store: str) -> bytes:
 # ----- the real server and the command line ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_server_and_the_cli_print_a_token_once_and_log_it_nowhere(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LINLI_STORE": "sqlite",
@@ -284,16 +277,7 @@ def test_the_server_and_the_cli_print_a_token_once_and_log_it_nowhere(tmp_path: 
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert server.poll() is None, server_log.read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+            wait_healthy(base, server, server_log, 30)
             auth = {"Authorization": f"Bearer {token}"}
             assert httpx.get(f"{base}/needs", headers=auth).status_code == 200
             assert httpx.get(f"{base}/needs/{uuid.uuid4()}", headers=auth).status_code == 404
