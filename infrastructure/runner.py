@@ -5,7 +5,12 @@ SQLite recorder does not implement; this runner polls
 ``select_notifications`` instead, on both stores, and applies a whole batch
 of events with its tracking position in one transaction, which is also what
 makes catching up over millions of events fast. Writes in this process wake
-it at once; writes of other processes are seen at the next poll.
+it at once. On PostgreSQL, writes of other processes wake it too: the
+library's recorder issues ``NOTIFY <channel>`` in every insert transaction,
+and a listener thread with a connection of its own ``LISTEN``s on that
+channel and wakes the loop (reconnecting with backoff while the database is
+away). Polling every ``poll_interval`` stays as the fallback: on SQLite, and
+whenever the listener is down.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
@@ -31,7 +37,11 @@ class ViewUpdater:
         *,
         batch_size: int = 500,
         poll_interval: float = 0.2,
+        listen: Callable[[], Any] | None = None,
+        channel: str | None = None,
     ) -> None:
+        """``listen`` opens an autocommit psycopg connection for ``LISTEN channel``
+        (PostgreSQL only); without it, writes of other processes are seen by polling."""
         self.app = app
         self.views = views
         self.batch_size = batch_size
@@ -42,6 +52,11 @@ class ViewUpdater:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self._listen = listen
+        self._channel = channel
+        self._listener: threading.Thread | None = None
+        self.listening = False  # a LISTEN connection is up
+        self.listener_error: str | None = None
 
     @property
     def position(self) -> int:
@@ -112,10 +127,59 @@ class ViewUpdater:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._listener is not None:
+            self._listener.join(timeout=10)
+
+    # ----- being woken by other processes' writes (PostgreSQL) ------------------
+
+    _LISTEN_WAIT = 0.5  # how often the listener looks at the stop flag
+    _LISTEN_BACKOFF = (0.2, 5.0)  # first and longest wait between connection attempts
+
+    def _start_listener(self) -> None:
+        if self._listen is None or self._channel is None or self._listener is not None:
+            return
+        self._listener = threading.Thread(
+            target=self._listen_loop, name="linli-views-listen", daemon=True
+        )
+        self._listener.start()
+
+    def _listen_loop(self) -> None:
+        from psycopg.sql import SQL, Identifier
+
+        assert self._listen is not None
+        first, longest = self._LISTEN_BACKOFF
+        backoff = first
+        while not self._stopping.is_set():
+            try:
+                with self._listen() as conn:
+                    conn.execute(SQL("LISTEN {}").format(Identifier(self._channel)))
+                    self.listening = True
+                    self.listener_error = None
+                    backoff = first
+                    # Whatever was written while no one listened: look now.
+                    self._wake.set()
+                    while not self._stopping.is_set():
+                        # A burst of notifications is one wake: the loop reads
+                        # everything committed so far in its next batch.
+                        for _ in conn.notifies(timeout=self._LISTEN_WAIT, stop_after=1):
+                            self._wake.set()
+            except Exception as error:  # the database went away: poll, and try again
+                if self._stopping.is_set():
+                    break
+                if self.listening or self.listener_error is None:
+                    log.warning("view listener lost its connection (%s); polling meanwhile", error)
+                self.listener_error = f"{type(error).__name__}: {error}"
+            finally:
+                self.listening = False
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, longest)
 
     def _loop(self) -> None:
+        self._start_listener()
         backoff = 0.1
         while not self._stopping.is_set():
+            # Cleared before reading, so that a wake during the batch is not lost.
+            self._wake.clear()
             try:
                 count = self.run_once()
             except Exception as error:  # keep going: the view stays at its last position
@@ -128,7 +192,6 @@ class ViewUpdater:
             backoff = 0.1
             if count < self.batch_size:
                 self._wake.wait(self.poll_interval)
-                self._wake.clear()
 
     def run_forever(self) -> None:
         """For ``linli projections run``: the loop in the calling thread."""

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 
@@ -87,6 +88,31 @@ def schema_lock(settings: Settings) -> Iterator[None]:
             )
 
 
+def _listening(settings: Settings, app: Linli) -> dict[str, Any]:
+    """On PostgreSQL: how the view updater LISTENs for the NOTIFY that the
+    library's recorder issues in every insert transaction, from any process."""
+    if settings.store != "postgres":
+        return {}
+
+    def connect() -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host=settings.postgres_host,
+            port=settings.postgres_port,
+            dbname=settings.postgres_db,
+            user=settings.postgres_user,
+            password=settings.postgres_password,
+            connect_timeout=5,
+            autocommit=True,
+            application_name="linli-views-listen",
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+        )
+
+    return {"listen": connect, "channel": app.recorder.channel_name}  # type: ignore[attr-defined]
+
+
 def build_services(settings: Settings) -> Services:
     with schema_lock(settings):
         app = Linli(
@@ -104,6 +130,7 @@ def build_services(settings: Settings) -> Services:
         views,
         batch_size=settings.projection_batch_size,
         poll_interval=settings.projection_poll_interval,
+        **_listening(settings, app),
     )
     app.on_recorded(updater.wake)
     return Services(settings, app, views, Credentials(views), updater)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
@@ -147,12 +148,16 @@ class LinliViews:
         views are still there; else raise ``PositionMoved``.
         """
         with self.writing() as c:
+            self._begin_batch(c)
             if expected_position is not None:
                 stored = self.lock_position(c, tracking.application_name)
                 if stored != expected_position:
                     raise PositionMoved(stored)
             self.apply(c, items)
             self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+
+    def _begin_batch(self, c: Any) -> None:
+        """Settings for the transaction of one batch."""
 
     def lock_position(self, c: Any, tracking_name: str) -> int:
         """The stored position, with the tracking row locked until the transaction ends."""
@@ -213,27 +218,43 @@ class LinliViews:
 
     def apply(self, c: Any, items: Sequence[tuple[Any, int]]) -> None:
         """Apply events to the view rows within the open transaction ``c``."""
-        typed = [(event, position, case_type_of(event)) for event, position in items]
-        need_ids = [str(e.originator_id) for e, _, t in typed if t and t.name == "need"]
-        case_ids = [str(e.originator_id) for e, _, t in typed if t and t.name != "need"]
+        typed = [
+            (event, position, case_type, str(event.originator_id))
+            for event, position in items
+            if (case_type := case_type_of(event)) is not None
+        ]
+        need_ids = [key for _, _, t, key in typed if t.name == "need"]
+        case_ids = [key for _, _, t, key in typed if t.name != "need"]
         needs = self._docs(c, "need_view", need_ids)
         cases = self._docs(c, "case_view", case_ids)
+        with self._trail(c) as trail:
+            for event, position, case_type, key in typed:
+                name = case_type.name
+                rows = needs if name == "need" else cases
+                previous = rows.get(key)
+                row = case_type.project(previous, event, position)
+                row.setdefault("case_type", name)
+                row["first_position"] = previous["first_position"] if previous else position
+                rows[key] = row
+                entry = _dump(history_entry(event, position, name, key))
+                trail((key, position, name, entry))
+                for other in case_type.related(event, row):
+                    trail((other, position, name, entry))
+        self._write(c, needs, cases, [])
+
+    @contextmanager
+    def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str, str]], None]]:
+        """Where the batch's trail entries go: here, inserted at the end."""
         history: list[tuple[str, int, str, str]] = []
-        for event, position, case_type in typed:
-            if case_type is None:
-                continue
-            key = str(event.originator_id)
-            rows = needs if case_type.name == "need" else cases
-            previous = rows.get(key)
-            row = case_type.project(previous, event, position)
-            row.setdefault("case_type", case_type.name)
-            row["first_position"] = previous["first_position"] if previous else position
-            rows[key] = row
-            entry = _dump(history_entry(event, position, case_type.name))
-            history.append((key, position, case_type.name, entry))
-            for other in case_type.related(event, row):
-                history.append((other, position, case_type.name, entry))
-        self._write(c, needs, cases, history)
+        yield history.append
+        if history:
+            c.executemany(
+                self.sql(
+                    "INSERT INTO {case_history} (case_id, position, case_type, doc) "
+                    "VALUES (?, ?, ?, ?)"
+                ),
+                history,
+            )
 
     def _docs(self, c: Any, table: str, ids: list[str]) -> dict[str, Row]:
         found: dict[str, Row] = {}
@@ -243,7 +264,7 @@ class LinliViews:
             marks = ",".join("?" * len(chunk))
             c.execute(self.sql(f"SELECT id, doc FROM {{{table}}} WHERE id IN ({marks})"), chunk)
             for row in c.fetchall():
-                found[row["id"]] = json.loads(row["doc"])
+                found[row["id"]] = _load(row["doc"])
         return found
 
     def _write(
@@ -300,7 +321,7 @@ class LinliViews:
         with self.reading() as c:
             c.execute(self.sql("SELECT doc FROM {need_view} WHERE id = ?"), [need_id])
             row = c.fetchone()
-        return json.loads(row["doc"]) if row else None
+        return _load(row["doc"]) if row else None
 
     def needs(
         self,
@@ -377,7 +398,7 @@ class LinliViews:
                 ),
                 params,
             )
-            rows = [json.loads(r["doc"]) for r in c.fetchall()]
+            rows = [_load(r["doc"]) for r in c.fetchall()]
         next_cursor = rows[limit - 1]["registered_position"] if len(rows) > limit else None
         return rows[:limit], next_cursor
 
@@ -415,7 +436,7 @@ class LinliViews:
                 [*params, limit + 1],
             )
             found = c.fetchall()
-        rows = [json.loads(r["doc"]) for r in found[:limit]]
+        rows = [_load(r["doc"]) for r in found[:limit]]
         next_after = int(found[limit - 1]["position"]) if len(found) > limit else None
         return rows, next_after
 
@@ -442,7 +463,7 @@ class LinliViews:
                 self.sql("SELECT doc FROM {case_history} WHERE case_id = ? ORDER BY position"),
                 [case_id],
             )
-            return [json.loads(r["doc"]) for r in c.fetchall()]
+            return [_load(r["doc"]) for r in c.fetchall()]
 
     def case(self, case_type: str, case_id: str) -> Row | None:
         with self.reading() as c:
@@ -451,7 +472,7 @@ class LinliViews:
                 [case_id, case_type],
             )
             row = c.fetchone()
-        return json.loads(row["doc"]) if row else None
+        return _load(row["doc"]) if row else None
 
     def cases(
         self,
@@ -488,7 +509,7 @@ class LinliViews:
                 ),
                 params,
             )
-            rows = [json.loads(r["doc"]) for r in c.fetchall()]
+            rows = [_load(r["doc"]) for r in c.fetchall()]
         next_cursor = rows[limit - 1]["first_position"] if len(rows) > limit else None
         return rows[:limit], next_cursor
 
@@ -498,7 +519,7 @@ class LinliViews:
             c.execute(
                 self.sql("SELECT doc FROM {need_view} WHERE commitment_id = ?"), [commitment_id]
             )
-            return [json.loads(r["doc"]) for r in c.fetchall()]
+            return [_load(r["doc"]) for r in c.fetchall()]
 
     def dump_all(self) -> dict[str, list[Row]]:
         """Every view row, in a stable order, to compare a view with a replay."""
@@ -510,7 +531,7 @@ class LinliViews:
                 ("case_history", "case_id, position"),
             ):
                 c.execute(self.sql(f"SELECT doc FROM {{{table}}} ORDER BY {order}"))
-                out[table] = [json.loads(r["doc"]) for r in c.fetchall()]
+                out[table] = [_load(r["doc"]) for r in c.fetchall()]
         return out
 
     def position(self, application_name: str) -> int:
@@ -536,8 +557,32 @@ class LinliViews:
         raise NotImplementedError
 
 
+_json_dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _dump(row: Row) -> str:
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    """A row as compact JSON text, non-ASCII as it is: what ``json.dumps(row,
+    ensure_ascii=False, separators=(",", ":"))`` writes, by orjson (several times
+    faster; the read side writes one or two documents per event)."""
+    try:
+        return orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # what orjson will not write (an int beyond 64 bits): as before
+        return _json_dump(row)
+
+
+def _dump_all(rows: list[Row]) -> str:
+    """A JSON array of the rows, each element written as ``_dump`` writes it."""
+    try:
+        return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return _json_dump(rows)
+
+
+def _load(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN or Infinity, which json.dumps would have written
+        return json.loads(text)
 
 
 class SQLiteViews(LinliViews, SQLiteTrackingRecorder):
@@ -582,6 +627,59 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
     def rename_index(self, c: Any, table: str, old: str, new: str) -> None:
         schema = self.datastore.schema
         c.execute(f'ALTER INDEX IF EXISTS "{schema}"."{old}" RENAME TO "{new}"')
+
+    def _begin_batch(self, c: Any) -> None:
+        # The views are derived from the log and their position commits with
+        # them: a crash can lose only whole, recent batches, which the updater
+        # applies again from the position that survived (exactly once still).
+        # Not waiting for each batch's WAL flush shortens every batch.
+        c.execute("SET LOCAL synchronous_commit = off")
+
+    def lock_position(self, c: Any, tracking_name: str) -> int:
+        """As the shared one, in one statement (``RETURNING``)."""
+        c.execute(
+            f"UPDATE {self.tracking_table()} SET notification_id = notification_id "
+            "WHERE application_name = %s RETURNING notification_id",
+            [tracking_name],
+        )
+        row = c.fetchone()
+        return int(row["notification_id"]) if row else 0
+
+    def _write(
+        self,
+        c: Any,
+        needs: dict[str, Row],
+        cases: dict[str, Row],
+        history: list[tuple[str, int, str, str]],
+    ) -> None:
+        """The needs' rows go as one JSON array, and the server takes each row's
+        columns and document from it (``json`` keeps each element's text as it
+        was written): one statement, where one upsert per row cost many times
+        more, here and on the server."""
+        super()._write(c, {}, cases, history)
+        if not needs:
+            return
+        columns = ", ".join((*NEED_COLUMNS, "doc"))
+        values = ", ".join(f"r.{col}" for col in NEED_COLUMNS)
+        updates = ", ".join(f"{col} = excluded.{col}" for col in (*NEED_COLUMNS[1:], "doc"))
+        c.execute(
+            self.sql(
+                f"INSERT INTO {{need_view}} ({columns}) SELECT {values}, e::text "
+                "FROM json_array_elements(?::json) AS e "
+                "CROSS JOIN LATERAL json_populate_record(NULL::{need_view}, e) AS r "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}"
+            ),
+            [_dump_all(list(needs.values()))],
+        )
+
+    @contextmanager
+    def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str, str]], None]]:
+        """The insert-only trail goes by ``COPY``, row by row as the batch is
+        worked out: the server stores the first rows while the rest are made."""
+        with c.copy(
+            self.sql("COPY {case_history} (case_id, position, case_type, doc) FROM STDIN")
+        ) as copy:
+            yield copy.write_row
 
     def create_table(self) -> None:
         super().create_table()

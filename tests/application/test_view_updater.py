@@ -1,0 +1,145 @@
+"""The view updater: woken by other processes' writes on PostgreSQL (LISTEN/NOTIFY),
+polling as the fallback, and stopping cleanly."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from application.readmodel import utc_text
+
+from infrastructure.store import Services, build_services
+from tests.conftest import PG, settings_for
+from tests.world import ADMIN
+
+LONG_POLL = 5.0  # far longer than any wake by notification may take
+
+
+def _until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.fixture
+def pair(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[Services, Services]]:
+    """Two processes' worth of services on one PostgreSQL schema: the first runs
+    the view updater (with a long poll interval), the second only writes, as a
+    uvicorn worker does."""
+    settings = settings_for("postgres", request, tmp_path, projection_poll_interval=LONG_POLL)
+    keeper = build_services(settings)
+    writer = build_services(settings)
+    keeper.updater.start()
+    try:
+        assert _until(lambda: keeper.updater.listening, 5.0), keeper.updater.listener_error
+        yield keeper, writer
+    finally:
+        writer.close()
+        keeper.close()
+
+
+def _write_elsewhere(writer: Services, name: str) -> int:
+    # The writer's own updater is not running: only a notification (or the
+    # keeper's next poll, seconds away) brings the event to the keeper's views.
+    return writer.app.register_compound(ADMIN, name=name).position
+
+
+@pytest.mark.postgres
+def test_a_write_by_another_application_wakes_the_updater_at_once(
+    pair: tuple[Services, Services],
+) -> None:
+    keeper, writer = pair
+    for round_ in range(3):
+        time.sleep(0.3)  # the keeper is idle, in its (long) poll wait
+        began = time.monotonic()
+        position = _write_elsewhere(writer, f"小区{round_}")
+        assert keeper.updater.wait_for(position, timeout=2.0), "not woken by NOTIFY"
+        assert time.monotonic() - began < 2.0 < LONG_POLL
+        found = keeper.views.cases("compound", None)[0]
+        assert f"小区{round_}" in {row["name"] for row in found}
+
+
+@pytest.mark.postgres
+def test_a_burst_of_writes_is_applied_and_coalesced(pair: tuple[Services, Services]) -> None:
+    keeper, writer = pair
+    positions = [_write_elsewhere(writer, f"批量{i}") for i in range(30)]
+    assert keeper.updater.wait_for(positions[-1], timeout=2.0)
+    rows = keeper.views.cases("compound", None)[0]
+    assert {f"批量{i}" for i in range(30)} <= {row["name"] for row in rows}
+
+
+@pytest.mark.postgres
+def test_the_listener_reconnects_after_losing_its_connection(
+    pair: tuple[Services, Services],
+) -> None:
+    keeper, writer = pair
+    with psycopg.connect(dbname=keeper.settings.postgres_db, autocommit=True, **PG) as admin:
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'linli-views-listen' AND datname = current_database() "
+            "AND query ILIKE 'LISTEN%'"
+        ).fetchall()
+    assert killed, "no listener connection found"
+    # It notices, and comes back (first retry after 0.2 s).
+    assert _until(lambda: keeper.updater.listener_error is not None or not keeper.updater.listening, 3.0)
+    assert _until(lambda: keeper.updater.listening, 5.0), keeper.updater.listener_error
+    time.sleep(0.3)
+    began = time.monotonic()
+    position = _write_elsewhere(writer, "重连之后")
+    assert keeper.updater.wait_for(position, timeout=2.0)
+    assert time.monotonic() - began < 2.0
+
+
+@pytest.mark.postgres
+def test_stop_ends_the_loop_and_the_listener_promptly(
+    request: pytest.FixtureRequest, tmp_path
+) -> None:
+    services = build_services(
+        settings_for("postgres", request, tmp_path, projection_poll_interval=LONG_POLL)
+    )
+    services.updater.start()
+    assert _until(lambda: services.updater.listening, 5.0)
+    began = time.monotonic()
+    services.close()
+    assert time.monotonic() - began < 2.0
+    assert services.updater._thread is not None and not services.updater._thread.is_alive()
+    assert services.updater._listener is not None and not services.updater._listener.is_alive()
+    assert not services.updater.listening
+
+
+def test_sqlite_has_no_listener_and_polls(request: pytest.FixtureRequest, tmp_path) -> None:
+    settings = settings_for("sqlite", request, tmp_path, projection_poll_interval=0.05)
+    keeper = build_services(settings)
+    writer = build_services(settings)
+    keeper.updater.start()
+    try:
+        position = _write_elsewhere(writer, "轮询")
+        assert keeper.updater.wait_for(position, timeout=2.0)
+        assert keeper.updater._listener is None and not keeper.updater.listening
+    finally:
+        writer.close()
+        keeper.close()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 1, 8, 30, 0, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 8, 30, 0, 123456, tzinfo=ZoneInfo("Asia/Shanghai")),
+        datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")),
+    ],
+)
+def test_utc_text_is_the_fixed_width_text_it_always_was(moment: datetime) -> None:
+    expected = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    assert utc_text(moment) == expected
+    assert utc_text(moment) == expected  # the second time, from the last-moment memo
