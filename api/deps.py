@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
@@ -25,24 +26,38 @@ CONSOLE_PREFIX = "/console"
 _bearer = HTTPBearer(auto_error=False, description="a token from `linli token create`")
 
 
-def get_services(request: Request) -> Services:
+# The cheap dependencies are ``async def``: FastAPI runs a plain ``def``
+# dependency in the thread pool, a thread hop (and GIL hand-over) per
+# dependency per request. Only the endpoints, and the credentials read when
+# the token is not remembered, do blocking I/O in threads.
+
+
+async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def current_actor(
+async def current_actor(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """The caller, by their bearer token: remembered for
+    ``LINLI_AUTH_CACHE_SECONDS`` (see ``Credentials.recent``), else read."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status_code=401,
             detail="missing bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    actor = services.credentials.authenticate(credentials.credentials)
+    token = credentials.credentials
+    max_age = services.settings.auth_cache_seconds
+    actor = services.credentials.recent(token, max_age)
+    if actor is None:
+        actor = await run_in_threadpool(
+            services.credentials.authenticate_remembering, token, max_age
+        )
     if actor is None:
         raise HTTPException(
             status_code=401,
@@ -60,7 +75,7 @@ def requires(action: str) -> Callable[[Actor], Actor]:
     """
     roles = PERMISSIONS[action]
 
-    def permitted(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    async def permitted(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
         if actor.role not in roles:
             raise HTTPException(
                 status_code=403,
@@ -147,7 +162,7 @@ async def idempotency_key(
 _VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[
         str | None,
         Header(description="the aggregate version the command expects (412 when stale)"),

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
@@ -94,22 +94,47 @@ def install_metrics(app: FastAPI) -> CollectorRegistry:
     )
     exposed.register(ViewCollector(app))
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        latency.labels(request.method, template).observe(time.perf_counter() - started)
-        requests.labels(request.method, template, str(response.status_code)).inc()
-        succeeded = response.status_code < 300 or (
-            response.status_code == 303 and template.startswith("/console/")
-        )
-        if request.method == "POST" and succeeded and route is not None:
-            commands.labels(getattr(route, "name", template)).inc()
-        return response
-
+    app.add_middleware(RequestMetrics, requests=requests, latency=latency, commands=commands)
     return exposed
+
+
+class RequestMetrics:
+    """Counts and times each HTTP request by route template (plain ASGI, not
+    ``BaseHTTPMiddleware``: see api/security.py).
+
+    A request is recorded when its response starts, as Starlette's ``call_next``
+    returned then: the latency is the time to the response's start, and a
+    request whose handler raised (answered 500 outside this middleware) is
+    not recorded."""
+
+    def __init__(self, app: Any, *, requests: Counter, latency: Histogram, commands: Counter) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+        self.commands = commands
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def measured(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self._record(scope, message["status"], time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, measured)
+
+    def _record(self, scope: Any, status: int, seconds: float) -> None:
+        method = scope["method"]
+        route = scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        self.latency.labels(method, template).observe(seconds)
+        self.requests.labels(method, template, str(status)).inc()
+        succeeded = status < 300 or (status == 303 and template.startswith("/console/"))
+        if method == "POST" and succeeded and route is not None:
+            self.commands.labels(getattr(route, "name", template)).inc()
 
 
 def metrics_response(registry: CollectorRegistry) -> Response:

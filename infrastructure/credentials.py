@@ -6,6 +6,8 @@ import hashlib
 import json
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -40,9 +42,28 @@ class IssuedToken:
     actor: Actor
 
 
+# Revocations made in this process, by any ``Credentials``: every remembered
+# authentication older than the latest one is forgotten (``Credentials.recent``).
+_revocations = 0
+_revocations_lock = threading.Lock()
+MAX_REMEMBERED = 4096  # tokens remembered per Credentials; then all are forgotten
+
+
+def _revocation_count() -> int:
+    return _revocations
+
+
+def _revoked_here() -> None:
+    global _revocations
+    with _revocations_lock:
+        _revocations += 1
+
+
 class Credentials:
     def __init__(self, views: LinliViews) -> None:
         self.views = views
+        # token hash -> (monotonic expiry, revocation count when read, actor)
+        self._remembered: dict[str, tuple[float, int, Actor]] = {}
 
     def issue(
         self,
@@ -86,6 +107,7 @@ class Credentials:
         return IssuedToken(token, digest[:TOKEN_ID_LENGTH], _actor(doc))
 
     def authenticate(self, token: str) -> Actor | None:
+        """The actor of a valid, unrevoked token, read from the database."""
         with self.views.reading() as c:
             c.execute(
                 self.views.sql(
@@ -95,6 +117,39 @@ class Credentials:
             )
             row = c.fetchone()
         return _actor(json.loads(row["doc"])) if row else None
+
+    # ----- remembered authentications (the API's hot path) ------------------
+    #
+    # ``authenticate_remembering`` remembers a valid token's actor for up to
+    # ``max_age`` seconds; ``recent`` answers from that memory without I/O.
+    # A revocation made through any Credentials of this process forgets them
+    # all at once (also one read while the revocation committed), so it takes
+    # effect immediately here; a revocation made by another process (the CLI,
+    # another worker) takes effect here within ``max_age`` seconds. Invalid
+    # tokens are never remembered, so a newly issued token works at once.
+
+    def recent(self, token: str, max_age: float) -> Actor | None:
+        """The actor remembered for ``token`` within ``max_age`` s, or None (then ask the database)."""
+        if max_age <= 0:
+            return None
+        found = self._remembered.get(token_hash(token))
+        if found is None:
+            return None
+        expires, revocations, actor = found
+        if revocations != _revocations or time.monotonic() >= expires:
+            return None
+        return actor
+
+    def authenticate_remembering(self, token: str, max_age: float) -> Actor | None:
+        """``authenticate``, remembering a valid token for ``recent`` for ``max_age`` s."""
+        revocations = _revocation_count()  # before the read: a revocation meanwhile voids it
+        started = time.monotonic()
+        actor = self.authenticate(token)
+        if actor is not None and max_age > 0:
+            if len(self._remembered) >= MAX_REMEMBERED:
+                self._remembered.clear()
+            self._remembered[token_hash(token)] = (started + max_age, revocations, actor)
+        return actor
 
     def revoke(self, *, token: str | None = None, token_id: str | None = None) -> int:
         """Revoke by the token itself or by the id printed when it was issued.
@@ -127,7 +182,9 @@ class Credentials:
                     ),
                     [now, token_id],
                 )
-            return len(c.fetchall())
+            count = len(c.fetchall())
+        _revoked_here()  # after the commit
+        return count
 
     def revoke_issued_by(self, issued_by: str) -> None:
         """Revoke every credential that one issuer made (the demo's, at each start)."""
@@ -140,6 +197,7 @@ class Credentials:
                     self.views.sql("UPDATE {credentials} SET revoked_at = ? WHERE token_hash = ?"),
                     [now, digest],
                 )
+        _revoked_here()
 
 
 def _actor(doc: dict[str, object]) -> Actor:

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     holiday_file: Path | None = None
     evaluation_window_days: float = Field(default=7, ge=0)
 
+    # How long an API worker may keep accepting a token revoked by another
+    # process (the CLI, another worker); revoked in the worker's own process,
+    # it is refused at once. 0: read the credentials table on every request.
+    auth_cache_seconds: float = Field(default=1.0, ge=0, le=30)
+
     run_projections: bool = True
     view_wait_timeout: float = Field(default=5.0, gt=0, le=60)
     projection_batch_size: int = Field(default=500, ge=1, le=10000)
