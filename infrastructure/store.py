@@ -58,6 +58,20 @@ class Services:
         self.app.close()
 
 
+def connect(settings: Settings, **options: Any) -> psycopg.Connection[Any]:
+    """A connection of its own to the configured PostgreSQL, in autocommit."""
+    return psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname=settings.postgres_db,
+        user=settings.postgres_user,
+        password=settings.postgres_password,
+        connect_timeout=5,
+        autocommit=True,
+        **options,
+    )
+
+
 @contextmanager
 def schema_lock(settings: Settings) -> Iterator[None]:
     """Serialize the creation of tables between processes starting at once.
@@ -70,15 +84,7 @@ def schema_lock(settings: Settings) -> Iterator[None]:
     if settings.store != "postgres":
         yield
         return
-    with psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        dbname=settings.postgres_db,
-        user=settings.postgres_user,
-        password=settings.postgres_password,
-        connect_timeout=5,
-        autocommit=True,
-    ) as conn:
+    with connect(settings) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"linli:{settings.postgres_schema}"])
         try:
             yield
@@ -94,15 +100,9 @@ def _listening(settings: Settings, app: Linli) -> dict[str, Any]:
     if settings.store != "postgres":
         return {}
 
-    def connect() -> psycopg.Connection[Any]:
-        return psycopg.connect(
-            host=settings.postgres_host,
-            port=settings.postgres_port,
-            dbname=settings.postgres_db,
-            user=settings.postgres_user,
-            password=settings.postgres_password,
-            connect_timeout=5,
-            autocommit=True,
+    def listen() -> psycopg.Connection[Any]:
+        return connect(
+            settings,
             application_name="linli-views-listen",
             keepalives=1,
             keepalives_idle=10,
@@ -110,7 +110,7 @@ def _listening(settings: Settings, app: Linli) -> dict[str, Any]:
             keepalives_count=3,
         )
 
-    return {"listen": connect, "channel": app.recorder.channel_name}  # type: ignore[attr-defined]
+    return {"listen": listen, "channel": app.recorder.channel_name}  # type: ignore[attr-defined]
 
 
 def build_services(settings: Settings) -> Services:

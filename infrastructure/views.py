@@ -240,7 +240,7 @@ class LinliViews:
                 trail((key, position, name, entry))
                 for other in case_type.related(event, row):
                     trail((other, position, name, entry))
-        self._write(c, needs, cases, [])
+        self._write(c, needs, cases)
 
     @contextmanager
     def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str, str]], None]]:
@@ -267,13 +267,8 @@ class LinliViews:
                 found[row["id"]] = _load(row["doc"])
         return found
 
-    def _write(
-        self,
-        c: Any,
-        needs: dict[str, Row],
-        cases: dict[str, Row],
-        history: list[tuple[str, int, str, str]],
-    ) -> None:
+    def _write(self, c: Any, needs: dict[str, Row], cases: dict[str, Row]) -> None:
+        """Upsert the batch's case rows (its trail went through ``_trail``)."""
         if needs:
             columns = ", ".join((*NEED_COLUMNS, "doc"))
             marks = ", ".join("?" * (len(NEED_COLUMNS) + 1))
@@ -305,14 +300,6 @@ class LinliViews:
                     )
                     for key, row in cases.items()
                 ],
-            )
-        if history:
-            c.executemany(
-                self.sql(
-                    "INSERT INTO {case_history} (case_id, position, case_type, doc) "
-                    "VALUES (?, ?, ?, ?)"
-                ),
-                history,
             )
 
     # ----- reading the views ----------------------------------------------
@@ -645,18 +632,12 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
         row = c.fetchone()
         return int(row["notification_id"]) if row else 0
 
-    def _write(
-        self,
-        c: Any,
-        needs: dict[str, Row],
-        cases: dict[str, Row],
-        history: list[tuple[str, int, str, str]],
-    ) -> None:
+    def _write(self, c: Any, needs: dict[str, Row], cases: dict[str, Row]) -> None:
         """The needs' rows go as one JSON array, and the server takes each row's
         columns and document from it (``json`` keeps each element's text as it
         was written): one statement, where one upsert per row cost many times
         more, here and on the server."""
-        super()._write(c, {}, cases, history)
+        super()._write(c, {}, cases)
         if not needs:
             return
         columns = ", ".join((*NEED_COLUMNS, "doc"))
