@@ -153,7 +153,7 @@ def _escalated(row: Row, e: Any, at: str) -> None:
         consultation_resolution=None,
     )
     row["consultations"] = [
-        *row.get("consultations", []),
+        *row["consultations"],
         {
             "consultation_id": consultation_id,
             "escalated_at": at,
@@ -172,7 +172,7 @@ def _returned(row: Row, e: Any, at: str) -> None:
         returned_at=at,
     )
     consultation_id = str(e.consultation_id)
-    path = [dict(step) for step in row.get("consultations", [])]
+    path = [dict(step) for step in row["consultations"]]
     for step in reversed(path):
         if step["consultation_id"] == consultation_id and step["returned_at"] is None:
             step.update(

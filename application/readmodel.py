@@ -152,8 +152,7 @@ def history_entry(event: Any, position: int, case_type: str, case_id: str | None
 
     ``case_id`` is ``str(event.originator_id)``, when the caller has it already."""
     cls = type(event)
-    names, values = _data_fields(cls)
-    data = dict(zip(names, map(plain, values(event)), strict=True))
+    data = event_data(event)
     name = cls.__qualname__
     zh, en = summaries(name, data)
     role = data.pop("actor_role", None)

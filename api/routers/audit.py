@@ -13,7 +13,7 @@ with all their rows, so one need's path is never split across pages.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -25,15 +25,10 @@ from domain.actor import Actor
 
 from api.deps import ServicesDep, requires, wait_for_views
 from api.export import Format, csv_response
-from api.routers.needs import NO_PARTY, After, _day_start
+from api.routers.needs import NO_PARTY, After, ReportedFrom, ReportedTo, _day_start
 from api.schemas import MAX_POSITION
 
 router = APIRouter(tags=["audit"])
-
-# The days a query may name: outside them a day's local midnight overflows.
-FIRST_DAY = date(2000, 1, 1)
-LAST_DAY = date(2199, 12, 31)
-_DAYS = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 
 DISPUTE_COLUMNS = (
     "need_id",
@@ -68,32 +63,11 @@ DISPUTE_COLUMNS = (
 )
 
 
-def need_path(need: dict[str, Any]) -> list[dict[str, Any]]:
-    """The consultations a need went through, in order. A view row written
-    before the need kept its path (until the views are rebuilt) has only
-    its latest consultation."""
-    path = need.get("consultations")
-    if path:
-        return path
-    return [
-        {
-            key: need.get(key)
-            for key in (
-                "consultation_id",
-                "escalated_at",
-                "returned_at",
-                "consultation_outcome",
-                "consultation_resolution",
-            )
-        }
-    ]
-
-
 def dispute_rows(
     need: dict[str, Any], consultation: Callable[[str], dict[str, Any] | None]
 ) -> Iterator[dict[str, Any]]:
     """One need's rows: one per consultation it went through."""
-    for number, step in enumerate(need_path(need), 1):
+    for number, step in enumerate(need["consultations"], 1):
         row = dispute_row({**need, **step}, consultation(step["consultation_id"]))
         row["consultation_no"] = number
         yield row
@@ -104,14 +78,8 @@ def disputes(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("audit.read"))],
     compound_id: UUID | None = None,
-    reported_from: Annotated[
-        date | None,
-        Query(ge=FIRST_DAY, le=LAST_DAY, description=f"first day, inclusive; {_DAYS}"),
-    ] = None,
-    reported_to: Annotated[
-        date | None,
-        Query(ge=FIRST_DAY, le=LAST_DAY, description=f"last day, inclusive; {_DAYS}"),
-    ] = None,
+    reported_from: ReportedFrom = None,
+    reported_to: ReportedTo = None,
     cursor: Annotated[
         int | None, Query(ge=0, le=MAX_POSITION, description="next_cursor of the page before")
     ] = None,
