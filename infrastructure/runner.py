@@ -37,15 +37,25 @@ class ViewUpdater:
         *,
         batch_size: int = 500,
         poll_interval: float = 0.2,
+        batch_interval: float = 0.0,
         listen: Callable[[], Any] | None = None,
         channel: str | None = None,
     ) -> None:
         """``listen`` opens an autocommit psycopg connection for ``LISTEN channel``
-        (PostgreSQL only); without it, writes of other processes are seen by polling."""
+        (PostgreSQL only); without it, writes of other processes are seen by polling.
+
+        ``batch_interval``: the running loop applies a batch at most this often.
+        An event that comes longer than that after the last batch is applied
+        at once; events that come sooner wait for the rest of the interval and
+        are applied together, in one transaction instead of one each. Under a
+        steady stream of commands most of a small batch's cost is per batch
+        (a query for the notifications, a transaction, the tracking row), so
+        this trades at most ``batch_interval`` of view lag for that cost."""
         self.app = app
         self.views = views
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.batch_interval = batch_interval
         self._position = views.position(app.name)
         self._changed = threading.Condition()
         self._wake = threading.Event()
@@ -177,9 +187,14 @@ class ViewUpdater:
     def _loop(self) -> None:
         self._start_listener()
         backoff = 0.1
+        applied_at = float("-inf")  # when the last batch that applied events began
         while not self._stopping.is_set():
+            pause = applied_at + self.batch_interval - time.monotonic()
+            if pause > 0 and self._stopping.wait(pause):
+                break
             # Cleared before reading, so that a wake during the batch is not lost.
             self._wake.clear()
+            began = time.monotonic()
             try:
                 count = self.run_once()
             except Exception as error:  # keep going: the view stays at its last position
@@ -190,6 +205,10 @@ class ViewUpdater:
                 continue
             self.last_error = None
             backoff = 0.1
+            if count >= self.batch_size:
+                applied_at = float("-inf")  # more are waiting: no pause
+            elif count:
+                applied_at = began
             if count < self.batch_size:
                 self._wake.wait(self.poll_interval)
 

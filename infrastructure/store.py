@@ -130,6 +130,7 @@ def build_services(settings: Settings) -> Services:
         views,
         batch_size=settings.projection_batch_size,
         poll_interval=settings.projection_poll_interval,
+        batch_interval=settings.projection_batch_interval,
         **_listening(settings, app),
     )
     app.on_recorded(updater.wake)

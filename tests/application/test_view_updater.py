@@ -130,6 +130,46 @@ def test_sqlite_has_no_listener_and_polls(request: pytest.FixtureRequest, tmp_pa
         keeper.close()
 
 
+INTERVAL = 1.0  # the batch interval of the test below: long beside a prompt wake
+
+
+def test_events_coming_within_the_batch_interval_are_applied_together(make_settings) -> None:
+    services = build_services(
+        make_settings(projection_poll_interval=0.05, projection_batch_interval=INTERVAL)
+    )
+    services.updater.start()
+    try:
+        time.sleep(0.2)  # the updater is idle: the next event is applied at once
+        began = time.monotonic()
+        first = services.app.register_compound(ADMIN, name="先到").position
+        assert services.updater.wait_for(first, timeout=INTERVAL / 2)
+        assert time.monotonic() - began < INTERVAL / 2
+        # Within the interval of that batch: these wait for the next one, together.
+        later = [services.app.register_compound(ADMIN, name=f"后到{i}").position for i in range(3)]
+        assert not services.updater.wait_for(later[0], timeout=INTERVAL / 4)
+        assert services.updater.wait_for(later[-1], timeout=5 * INTERVAL)
+        names = {row["name"] for row in services.views.cases("compound", None)[0]}
+        assert {"先到", "后到0", "后到1", "后到2"} <= names
+    finally:
+        services.close()
+
+
+def test_an_updater_behind_by_full_batches_does_not_pause_between_them(make_settings) -> None:
+    services = build_services(
+        make_settings(
+            projection_poll_interval=0.05, projection_batch_interval=INTERVAL, projection_batch_size=2
+        )
+    )
+    try:
+        positions = [services.app.register_compound(ADMIN, name=f"积压{i}").position for i in range(7)]
+        services.updater.start()
+        # Three full batches of two, one after the other, then the seventh.
+        assert services.updater.wait_for(positions[5], timeout=INTERVAL * 0.8)
+        assert services.updater.wait_for(positions[6], timeout=5 * INTERVAL)
+    finally:
+        services.close()
+
+
 @pytest.mark.parametrize(
     "moment",
     [
