@@ -40,6 +40,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from api.routing import Route
 from api import schemas as s
 from api.console import charts
 from api.deps import SESSION_COOKIE, ServicesDep, public
@@ -83,7 +84,7 @@ from infrastructure.store import Services
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(route_class=Route, prefix="/console", include_in_schema=False)
 
 HERE = Path(__file__).parent
 STATIC_FILES = {"console.css": "text/css; charset=utf-8"}

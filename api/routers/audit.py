@@ -23,12 +23,13 @@ from application.access import need_scope
 from application.disputes import dispute_row
 from domain.actor import Actor
 
+from api.routing import Route
 from api.deps import ServicesDep, requires, wait_for_views
 from api.export import Format, csv_response
 from api.routers.needs import NO_PARTY, After, ReportedFrom, ReportedTo, _day_start
 from api.schemas import MAX_POSITION
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(route_class=Route, tags=["audit"])
 
 DISPUTE_COLUMNS = (
     "need_id",

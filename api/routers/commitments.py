@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from api.routing import Route
 from api import commitment_schemas as cs
 from api import schemas as s
 from api.schemas import MAX_POSITION
@@ -32,7 +33,7 @@ from domain.commitment import (
 from domain.errors import NotFound
 from infrastructure.store import Services
 
-router = APIRouter(tags=["commitments"])
+router = APIRouter(route_class=Route, tags=["commitments"])
 
 StatusCode = Literal[tuple(status.value for status in CommitmentStatus)]  # type: ignore[valid-type]
 CASE = "commitment"

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
+from api.routing import Route
 from api import schemas as s
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
 from api.export import Format, csv_response
@@ -15,7 +16,7 @@ from application.access import ensure_compound_visible
 from domain.actor import Actor
 from domain.errors import NotFound
 
-router = APIRouter(tags=["compounds and parties"])
+router = APIRouter(route_class=Route, tags=["compounds and parties"])
 
 
 def _scope(actor: Actor) -> list[str] | None:

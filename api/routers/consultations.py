@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Body, Depends, Path, Query
 
 import application.consultations  # noqa: F401 - registers the permissions used below
+from api.routing import Route
 from api import consultation_schemas as cs
 from api import schemas as s
 from api.schemas import MAX_POSITION
@@ -58,7 +59,7 @@ CONSULTATION_COLUMNS = (
     "version",
 )
 
-router = APIRouter(tags=["consultations"])
+router = APIRouter(route_class=Route, tags=["consultations"])
 
 StatusCode = Literal[tuple(c.value for c in ConsultationStatus)]  # type: ignore[valid-type]
 ActionNumber = Annotated[int, Path(ge=1, le=10000, description="the action item's number")]

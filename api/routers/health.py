@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.routing import Route
 from api.metrics import metrics_response
 
 from api.deps import ServicesDep, public
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=Route, tags=["operations"])
 
 
 @router.get("/healthz")

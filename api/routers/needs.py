@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 
+from api.routing import Route
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
@@ -22,7 +23,7 @@ from domain.need import STATUS_LABELS_ZH, NeedStatus, allowed_commands, collecte
 from domain.times import FIRST_DAY, LAST_DAY
 from infrastructure.store import Services
 
-router = APIRouter(prefix="/needs", tags=["needs"])
+router = APIRouter(route_class=Route, prefix="/needs", tags=["needs"])
 
 NO_PARTY = UUID(int=0)  # a party id no party has: the filter then matches nothing
 

@@ -15,11 +15,12 @@ from application.figures import coverage, grouped_figures, month_range
 from domain.actor import Actor
 from domain.errors import InvalidValue
 
+from api.routing import Route
 from api.deps import ServicesDep, requires, wait_for_views
 from api.routers.needs import After
 from api.routers.visits import Month
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(route_class=Route, tags=["audit"])
 
 
 @router.get("/stats")

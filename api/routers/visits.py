@@ -16,13 +16,14 @@ from domain.actor import Actor
 from domain.errors import InvalidValue, NotFound
 from domain.times import FIRST_YEAR, LAST_YEAR
 
+from api.routing import Route
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ServicesDep, requires, wait_for_views
 from api.export import Format, csv_response
 from api.routers.needs import After
 
-router = APIRouter(tags=["visits"])
+router = APIRouter(route_class=Route, tags=["visits"])
 
 # YYYY-MM of a year in the domain's sane range, 2000 to 2199 (domain/times.py).
 Month = Annotated[
