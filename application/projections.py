@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from application.readmodel import CaseType, Row, plain, register_case_type, utc_text
+from application.readmodel import (
+    CaseType,
+    Row,
+    plain,
+    register_case_type,
+    utc_text,
+    uuid_text,
+)
 from domain.compound import Compound
 from domain.need import Need, NeedStatus
 from domain.party import PARTY_KIND_LABELS_ZH, Party
@@ -19,8 +26,8 @@ def need_row(row: Row | None, event: Any, position: int) -> Row:
     at = utc_text(event.timestamp)
     if isinstance(event, Need.Registered):
         row = {
-            "id": str(event.originator_id),
-            "compound_id": str(event.compound_id),
+            "id": uuid_text(event.originator_id),
+            "compound_id": uuid_text(event.compound_id),
             "building_id": plain(event.building_id),
             "household_id": plain(event.household_id),
             "reporter_id": event.reporter_id,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import attrgetter
+from string import Formatter
 from typing import Any
 from uuid import UUID
 
@@ -25,23 +26,45 @@ _ROLE_ZH = {str(role): label for role, label in ROLE_LABELS_ZH.items()}
 _COMMON = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
-# The last moment formatted and its text (one tuple, so that threads read a pair).
-_last_text: tuple[datetime | None, str] = (None, "")
+# Moments formatted lately, by identity: an event's timestamp and due times go
+# into its row and into its trail entry both. An entry keeps its moment alive,
+# so that the id is no other moment's while the entry is here.
+_TEXTS: dict[int, tuple[datetime, str]] = {}
+_MEMO_SIZE = 4096
 
 
 def utc_text(moment: datetime | None) -> str | None:
     """A fixed-width UTC timestamp, so that text order is time order in every store."""
-    global _last_text
     if moment is None:
         return None
-    last = _last_text
-    if last[0] is moment:  # the event's timestamp, for its row and then its trail entry
-        return last[1]
+    found = _TEXTS.get(id(moment))
+    if found is not None and found[0] is moment:
+        return found[1]
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     # isoformat is the strftime "%Y-%m-%dT%H:%M:%S.%f+00:00" of a UTC moment, at a
     # fraction of its cost (the read side formats two or three per event).
     text = utc.isoformat(timespec="microseconds")
-    _last_text = (moment, text)
+    if len(_TEXTS) >= _MEMO_SIZE:
+        _TEXTS.clear()
+    _TEXTS[id(moment)] = (moment, text)
+    return text
+
+
+# Ids written lately, by value: a case's id comes with each of its events, and
+# the ids of compounds, buildings, households and parties with many.
+_UUID_TEXTS: dict[int, str] = {}
+
+
+def uuid_text(value: UUID) -> str:
+    """``str(value)``, from a memo for a ``UUID`` (whose text is its number's)."""
+    if type(value) is not UUID:
+        return str(value)
+    text = _UUID_TEXTS.get(value.int)
+    if text is None:
+        text = str(value)
+        if len(_UUID_TEXTS) >= _MEMO_SIZE:
+            _UUID_TEXTS.clear()
+        _UUID_TEXTS[value.int] = text
     return text
 
 
@@ -56,7 +79,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return utc_text(value)
     if isinstance(value, UUID):
-        return str(value)
+        return uuid_text(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, list | tuple):
@@ -124,6 +147,7 @@ def register_case_type(case_type: CaseType, summaries: dict[str, tuple[str, str]
     CASE_TYPES.append(case_type)
     SUMMARIES.update(summaries)
     _CASE_TYPE_OF.clear()
+    _ENTRY_PLANS.clear()
 
 
 _CASE_TYPE_OF: dict[type, CaseType | None] = {}
@@ -147,14 +171,24 @@ def case_type_of(event: Any) -> CaseType | None:
 _EVALUATION_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 
 
-def history_entry(event: Any, position: int, case_type: str, case_id: str | None = None) -> Row:
+def history_entry(
+    event: Any,
+    position: int,
+    case_type: str,
+    case_id: str | None = None,
+    occurred_at: str | None = None,
+) -> Row:
     """One line of a case's audit trail, with summaries in zh-CN and English.
 
-    ``case_id`` is ``str(event.originator_id)``, when the caller has it already."""
+    ``case_id`` is ``str(event.originator_id)`` and ``occurred_at`` is
+    ``utc_text(event.timestamp)``, when the caller has them already."""
     cls = type(event)
-    data = event_data(event)
-    name = cls.__qualname__
-    zh, en = summaries(name, data)
+    plan = _ENTRY_PLANS.get(cls)
+    if plan is None:
+        plan = _entry_plan(cls)
+    names, values, name, event_type, summarize = plan
+    data = dict(zip(names, map(plain, values(event)), strict=True))
+    zh, en = summarize(data)
     role = data.pop("actor_role", None)
     actor = data.pop("actor_id", None)
     return {
@@ -162,12 +196,12 @@ def history_entry(event: Any, position: int, case_type: str, case_id: str | None
         "case_type": case_type,
         "position": position,
         "version": event.originator_version,
-        "event_type": cls.__name__,
+        "event_type": event_type,
         "event": name,
         "actor_id": actor,
         "actor_role": role,
         "actor_role_zh": _ROLE_ZH.get(role or "", role),
-        "occurred_at": utc_text(event.timestamp),
+        "occurred_at": utc_text(event.timestamp) if occurred_at is None else occurred_at,
         "reason": data.get("reason"),
         "summary_zh": zh,
         "summary_en": en,
@@ -177,15 +211,78 @@ def history_entry(event: Any, position: int, case_type: str, case_id: str | None
 
 def summaries(name: str, data: Row) -> tuple[str, str]:
     zh, en = SUMMARIES.get(name, (name, name))
-    within = data.get("within_limit")
-    comment = data.get("comment")
     values = _Missing(data)
-    values["within_zh"] = "在时限内" if within else "超时"
-    values["within_en"] = "within the limit" if within else "late"
-    values["evaluation_zh"] = _EVALUATION_ZH.get(data.get("evaluation") or "", "")
-    values["comment_zh"] = f"：{comment}" if comment else ""
-    values["comment_en"] = f": {comment}" if comment else ""
+    for key, value in _COMPUTED.items():
+        values[key] = value(data)
     return zh.format_map(values), en.format_map(values)
+
+
+# The fields the summary templates may name that are worked out from the event's.
+_COMPUTED: dict[str, Callable[[Row], str]] = {
+    "within_zh": lambda data: "在时限内" if data.get("within_limit") else "超时",
+    "within_en": lambda data: "within the limit" if data.get("within_limit") else "late",
+    "evaluation_zh": lambda data: _EVALUATION_ZH.get(data.get("evaluation") or "", ""),
+    "comment_zh": lambda data: f"：{data['comment']}" if data.get("comment") else "",
+    "comment_en": lambda data: f": {data['comment']}" if data.get("comment") else "",
+}
+
+# Per event class: its fields, their getter, its names and its summarizer.
+_ENTRY_PLANS: dict[type, tuple[Any, ...]] = {}
+
+
+def _entry_plan(cls: type) -> tuple[Any, ...]:
+    names, values = _data_fields(cls)
+    name = cls.__qualname__
+    plan = (names, values, name, cls.__name__, _summarizer(name))
+    _ENTRY_PLANS[cls] = plan
+    return plan
+
+
+def _summarizer(name: str) -> Callable[[Row], tuple[str, str]]:
+    """``summaries`` for one event name. Templates of plain ``{field}``s (most)
+    are given only the fields they name; any other goes the general way."""
+    zh, en = SUMMARIES.get(name, (name, name))
+    wanted = _named_fields(zh), _named_fields(en)
+    if wanted[0] is None or wanted[1] is None:
+        return lambda data: summaries(name, data)
+    fields = sorted(wanted[0] | wanted[1])
+    if not fields:
+        constant = zh.format_map({}), en.format_map({})
+        return lambda data: constant
+    computed = [(key, _COMPUTED[key]) for key in fields if key in _COMPUTED]
+    own = [key for key in fields if key not in _COMPUTED]
+
+    def summarize(data: Row) -> tuple[str, str]:
+        if not computed:
+            try:  # the event has every field named (as it mostly has)
+                return zh.format_map(data), en.format_map(data)
+            except KeyError:
+                pass
+        values = {key: data.get(key, "-") for key in own}
+        for key, value in computed:
+            values[key] = value(data)
+        return zh.format_map(values), en.format_map(values)
+
+    return summarize
+
+
+def _named_fields(template: Any) -> set[str] | None:
+    """The fields a ``str`` template names, if it names them plainly (``{name}``:
+    no conversion, format spec, attribute or index); else None."""
+    if type(template) is not str:
+        return None
+    found = set()
+    try:
+        parsed = list(Formatter().parse(template))
+    except ValueError:
+        return None
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if spec or conversion or not field.isidentifier():
+            return None
+        found.add(field)
+    return found
 
 
 class _Missing(dict[str, Any]):

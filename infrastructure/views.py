@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -24,7 +24,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 import application.projections  # noqa: F401 - registers the case types
-from application.readmodel import Row, case_type_of, history_entry, utc_text
+from application.readmodel import Row, case_type_of, history_entry, utc_text, uuid_text
 
 OPEN_WITH_DEADLINES = ("accepted", "assigned", "in_progress", "escalated")
 
@@ -145,19 +145,37 @@ class LinliViews:
         """Apply events (with their log positions) and record ``tracking``, atomically.
 
         With ``expected_position``, first lock the tracking row and check the
-        views are still there; else raise ``PositionMoved``.
+        views are still there (before anything is written); else raise ``PositionMoved``.
         """
-        with self.writing() as c:
+        with self.writing() as c, self._pipelined(c):
             self._begin_batch(c)
+            check = None
             if expected_position is not None:
-                stored = self.lock_position(c, tracking.application_name)
-                if stored != expected_position:
-                    raise PositionMoved(stored)
-            self.apply(c, items)
-            self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+                stored = self._lock_position_later(c, tracking.application_name)
+
+                def check() -> None:
+                    if (position := stored()) != expected_position:
+                        raise PositionMoved(position)
+
+            self._apply(c, items, check)
+            self._insert_tracking(self._cursor(c), tracking)  # type: ignore[attr-defined]
+
+    def _pipelined(self, c: Any) -> Any:
+        """Where the statements of a batch go without waiting for each one's answer."""
+        return nullcontext()
+
+    def _cursor(self, c: Any) -> Any:
+        """A cursor for a statement whose answer is read apart from the others'."""
+        return c
 
     def _begin_batch(self, c: Any) -> None:
         """Settings for the transaction of one batch."""
+
+    def _lock_position_later(self, c: Any, tracking_name: str) -> Callable[[], int]:
+        """Lock the tracking row; the stored position comes from the function
+        returned (on PostgreSQL, with the answers to the batch's first reads)."""
+        stored = self.lock_position(c, tracking_name)
+        return lambda: stored
 
     def lock_position(self, c: Any, tracking_name: str) -> int:
         """The stored position, with the tracking row locked until the transaction ends."""
@@ -218,29 +236,51 @@ class LinliViews:
 
     def apply(self, c: Any, items: Sequence[tuple[Any, int]]) -> None:
         """Apply events to the view rows within the open transaction ``c``."""
-        typed = [
-            (event, position, case_type, str(event.originator_id))
-            for event, position in items
-            if (case_type := case_type_of(event)) is not None
-        ]
-        need_ids = [key for _, _, t, key in typed if t.name == "need"]
-        case_ids = [key for _, _, t, key in typed if t.name != "need"]
-        needs = self._docs(c, "need_view", need_ids)
-        cases = self._docs(c, "case_view", case_ids)
-        with self._trail(c) as trail:
-            for event, position, case_type, key in typed:
+        with self._pipelined(c):
+            self._apply(c, items, None)
+
+    def _apply(
+        self, c: Any, items: Sequence[tuple[Any, int]], check: Callable[[], None] | None
+    ) -> None:
+        """Read the rows of the batch's cases that exist already (``check`` runs
+        then, before the first write), then work out the rows and the trail
+        event by event. A need's row goes out as soon as the batch has no more
+        events for it, its trail entries at once."""
+        typed = []
+        lookup: dict[str, list[str]] = {"need_view": [], "case_view": []}
+        last: dict[str, int] = {}  # where each case's last event in the batch is
+        for event, position in items:
+            case_type = case_type_of(event)
+            if case_type is None:
+                continue
+            key = uuid_text(event.originator_id)
+            if key not in last and event.originator_version != 1:
+                # (A case whose first event here is its first of all has no row yet.)
+                lookup["need_view" if case_type.name == "need" else "case_view"].append(key)
+            last[key] = len(typed)
+            typed.append((event, position, case_type, key))
+        found = self._docs_of(c, lookup)
+        if check is not None:
+            check()
+        needs, cases = found["need_view"], found["case_view"]
+        with self._trail(c) as add, self._need_rows(c) as put:
+            for i, (event, position, case_type, key) in enumerate(typed):
                 name = case_type.name
                 rows = needs if name == "need" else cases
                 previous = rows.get(key)
+                # Formatted here, and so at once again (from utc_text's memo) for the row.
+                at = utc_text(event.timestamp)
                 row = case_type.project(previous, event, position)
                 row.setdefault("case_type", name)
                 row["first_position"] = previous["first_position"] if previous else position
                 rows[key] = row
-                entry = _dump(history_entry(event, position, name, key))
-                trail((key, position, name, entry))
+                entry = _dump(history_entry(event, position, name, key, at))
+                add((key, position, name, entry))
                 for other in case_type.related(event, row):
-                    trail((other, position, name, entry))
-        self._write(c, needs, cases)
+                    add((other, position, name, entry))
+                if rows is needs and last[key] == i:
+                    put(row)
+        self._write_cases(c, cases)
 
     @contextmanager
     def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str, str]], None]]:
@@ -256,19 +296,33 @@ class LinliViews:
                 history,
             )
 
-    def _docs(self, c: Any, table: str, ids: list[str]) -> dict[str, Row]:
-        found: dict[str, Row] = {}
-        unique = sorted(set(ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            c.execute(self.sql(f"SELECT id, doc FROM {{{table}}} WHERE id IN ({marks})"), chunk)
-            for row in c.fetchall():
-                found[row["id"]] = _load(row["doc"])
+    def _docs_of(self, c: Any, ids: dict[str, list[str]]) -> dict[str, dict[str, Row]]:
+        """By table, the documents of the rows with these ids (those there are).
+        Where the store allows, every query is sent before the first answer is read."""
+        pending = []
+        for table, keys in ids.items():
+            unique = sorted(set(keys))
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                cursor = self._cursor(c)
+                cursor.execute(
+                    self.sql(f"SELECT id, doc FROM {{{table}}} WHERE id IN ({marks})"), chunk
+                )
+                # One cursor for all: read each answer before the next query.
+                pending.append((table, cursor.fetchall() if cursor is c else cursor))
+        found: dict[str, dict[str, Row]] = {table: {} for table in ids}
+        for table, answer in pending:
+            rows = answer if isinstance(answer, list) else answer.fetchall()
+            for row in rows:
+                found[table][row["id"]] = _load(row["doc"])
         return found
 
-    def _write(self, c: Any, needs: dict[str, Row], cases: dict[str, Row]) -> None:
-        """Upsert the batch's case rows (its trail went through ``_trail``)."""
+    @contextmanager
+    def _need_rows(self, c: Any) -> Iterator[Callable[[Row], None]]:
+        """Where the batch's need rows go, each once and final: here, upserted at the end."""
+        needs: list[Row] = []
+        yield needs.append
         if needs:
             columns = ", ".join((*NEED_COLUMNS, "doc"))
             marks = ", ".join("?" * (len(NEED_COLUMNS) + 1))
@@ -278,8 +332,11 @@ class LinliViews:
                     f"INSERT INTO {{need_view}} ({columns}) VALUES ({marks}) "
                     f"ON CONFLICT (id) DO UPDATE SET {updates}"
                 ),
-                [(*(row[col] for col in NEED_COLUMNS), _dump(row)) for row in needs.values()],
+                [(*(row[col] for col in NEED_COLUMNS), _dump(row)) for row in needs],
             )
+
+    def _write_cases(self, c: Any, cases: dict[str, Row]) -> None:
+        """Upsert the batch's rows of the other case types."""
         if cases:
             c.executemany(
                 self.sql(
@@ -557,12 +614,37 @@ def _dump(row: Row) -> str:
         return _json_dump(row)
 
 
-def _dump_all(rows: list[Row]) -> str:
+def _dump_all(rows: Sequence[Any]) -> str:
     """A JSON array of the rows, each element written as ``_dump`` writes it."""
     try:
         return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
         return _json_dump(rows)
+
+
+@contextmanager
+def _in_chunks(size: int, send: Callable[[list[Any]], None]) -> Iterator[Callable[[Any], None]]:
+    """A function that collects items and passes them to ``send``, ``size`` at
+    a time as they come, and the rest at the end (not after an error)."""
+    chunk: list[Any] = []
+
+    def add(item: Any) -> None:
+        chunk.append(item)
+        if len(chunk) >= size:
+            send(chunk)
+            chunk.clear()
+
+    yield add
+    if chunk:
+        send(chunk)
+
+
+def _lines(docs: Sequence[str]) -> str:
+    """Documents of ``_dump`` one a line, for ``string_to_table(text, E'\\n')``:
+    the server splits them apart without parsing them, where a JSON array
+    would be lexed again and again. Compact JSON has no line break: one within
+    a string is written as ``\\n``."""
+    return "\n".join(docs)
 
 
 def _load(text: str) -> Any:
@@ -624,43 +706,87 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
 
     def lock_position(self, c: Any, tracking_name: str) -> int:
         """As the shared one, in one statement (``RETURNING``)."""
-        c.execute(
+        return self._lock_position_later(c, tracking_name)()
+
+    def _lock_position_later(self, c: Any, tracking_name: str) -> Callable[[], int]:
+        cursor = self._cursor(c)
+        cursor.execute(
             f"UPDATE {self.tracking_table()} SET notification_id = notification_id "
             "WHERE application_name = %s RETURNING notification_id",
             [tracking_name],
         )
-        row = c.fetchone()
-        return int(row["notification_id"]) if row else 0
 
-    def _write(self, c: Any, needs: dict[str, Row], cases: dict[str, Row]) -> None:
-        """The needs' rows go as one JSON array, and the server takes each row's
-        columns and document from it (``json`` keeps each element's text as it
-        was written): one statement, where one upsert per row cost many times
-        more, here and on the server."""
-        super()._write(c, {}, cases)
-        if not needs:
-            return
+        def stored() -> int:
+            row = cursor.fetchone()
+            return int(row["notification_id"]) if row else 0
+
+        return stored
+
+    def _pipelined(self, c: Any) -> Any:
+        """A batch's statements go in one pipeline: each is sent at once and
+        its answer read at the end, so that the server stores the rows while
+        the rest of the batch is worked out (reads wait for their answers)."""
+        return c.connection.pipeline()
+
+    def _cursor(self, c: Any) -> Any:
+        # In a pipeline, answers come later: a cursor of its own for each read.
+        return c.connection.cursor()
+
+    # Rows a statement: a batch's statements go one after the other as their
+    # rows are worked out, and the server stores each while the next is made.
+    NEED_CHUNK = 20
+    TRAIL_CHUNK = 50
+
+    @contextmanager
+    def _need_rows(self, c: Any) -> Iterator[Callable[[Row], None]]:
+        """The need rows go ``NEED_CHUNK`` a statement, as soon as they are
+        final: their columns as one JSON array of objects, and their documents
+        as one text, a line each (see ``_lines``)."""
         columns = ", ".join((*NEED_COLUMNS, "doc"))
-        values = ", ".join(f"r.{col}" for col in NEED_COLUMNS)
-        updates = ", ".join(f"{col} = excluded.{col}" for col in (*NEED_COLUMNS[1:], "doc"))
-        c.execute(
-            self.sql(
-                f"INSERT INTO {{need_view}} ({columns}) SELECT {values}, e::text "
-                "FROM json_array_elements(?::json) AS e "
-                "CROSS JOIN LATERAL json_populate_record(NULL::{need_view}, e) AS r "
-                f"ON CONFLICT (id) DO UPDATE SET {updates}"
-            ),
-            [_dump_all(list(needs.values()))],
+        types = ", ".join(
+            f"{col} {'bigint' if col == 'registered_position' else 'text'}" for col in NEED_COLUMNS
         )
+        updates = ", ".join(f"{col} = excluded.{col}" for col in (*NEED_COLUMNS[1:], "doc"))
+        statement = self.sql(
+            f"INSERT INTO {{need_view}} ({columns}) SELECT {columns} FROM ROWS FROM ("
+            f"json_to_recordset(?::json) AS ({types}), string_to_table(?::text, E'\\n')"
+            f") AS r({columns}) ON CONFLICT (id) DO UPDATE SET {updates}"
+        )
+
+        def send(rows: list[Row]) -> None:
+            c.execute(
+                statement,
+                [
+                    _dump_all([{col: row[col] for col in NEED_COLUMNS} for row in rows]),
+                    _lines([_dump(row) for row in rows]),
+                ],
+            )
+
+        with _in_chunks(self.NEED_CHUNK, send) as put:
+            yield put
 
     @contextmanager
     def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str, str]], None]]:
-        """The insert-only trail goes by ``COPY``, row by row as the batch is
-        worked out: the server stores the first rows while the rest are made."""
-        with c.copy(
-            self.sql("COPY {case_history} (case_id, position, case_type, doc) FROM STDIN")
-        ) as copy:
-            yield copy.write_row
+        """The insert-only trail goes ``TRAIL_CHUNK`` rows a statement, as they
+        are made: case ids, positions and case types as JSON arrays, the
+        documents as one text, a line each (see ``_lines``)."""
+        statement = self.sql(
+            "INSERT INTO {case_history} (case_id, position, case_type, doc) "
+            "SELECT case_id, position::bigint, case_type, doc FROM ROWS FROM ("
+            "json_array_elements_text(?::json), json_array_elements_text(?::json), "
+            "json_array_elements_text(?::json), string_to_table(?::text, E'\\n')"
+            ") AS t(case_id, position, case_type, doc)"
+        )
+
+        def send(rows: list[tuple[str, int, str, str]]) -> None:
+            case_ids, positions, case_types, docs = zip(*rows, strict=True)
+            c.execute(
+                statement,
+                [_dump_all(case_ids), _dump_all(positions), _dump_all(case_types), _lines(docs)],
+            )
+
+        with _in_chunks(self.TRAIL_CHUNK, send) as add:
+            yield add
 
     def create_table(self) -> None:
         super().create_table()
