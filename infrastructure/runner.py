@@ -35,7 +35,7 @@ class ViewUpdater:
         app: Application,
         views: LinliViews,
         *,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         poll_interval: float = 0.2,
         batch_interval: float = 0.0,
         listen: Callable[[], Any] | None = None,

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
 
     run_projections: bool = True
     view_wait_timeout: float = Field(default=5.0, gt=0, le=60)
-    projection_batch_size: int = Field(default=500, ge=1, le=10000)
+    projection_batch_size: int = Field(default=2000, ge=1, le=10000)
     projection_poll_interval: float = Field(default=0.2, gt=0, le=10)
     # The view updater starts a batch at most this often (seconds): under a
     # stream of commands, those of one interval are applied in one transaction.
