@@ -171,17 +171,10 @@ def case_type_of(event: Any) -> CaseType | None:
 _EVALUATION_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 
 
-def history_entry(
-    event: Any,
-    position: int,
-    case_type: str,
-    case_id: str | None = None,
-    occurred_at: str | None = None,
-) -> Row:
+def history_entry(event: Any, position: int, case_type: str, case_id: str | None = None) -> Row:
     """One line of a case's audit trail, with summaries in zh-CN and English.
 
-    ``case_id`` is ``str(event.originator_id)`` and ``occurred_at`` is
-    ``utc_text(event.timestamp)``, when the caller has them already."""
+    ``case_id`` is ``str(event.originator_id)``, when the caller has it already."""
     cls = type(event)
     plan = _ENTRY_PLANS.get(cls)
     if plan is None:
@@ -201,7 +194,7 @@ def history_entry(
         "actor_id": actor,
         "actor_role": role,
         "actor_role_zh": _ROLE_ZH.get(role or "", role),
-        "occurred_at": utc_text(event.timestamp) if occurred_at is None else occurred_at,
+        "occurred_at": utc_text(event.timestamp),  # mostly from the memo: the row formatted it
         "reason": data.get("reason"),
         "summary_zh": zh,
         "summary_en": en,

@@ -268,13 +268,11 @@ class LinliViews:
                 name = case_type.name
                 rows = needs if name == "need" else cases
                 previous = rows.get(key)
-                # Formatted here, and so at once again (from utc_text's memo) for the row.
-                at = utc_text(event.timestamp)
                 row = case_type.project(previous, event, position)
                 row.setdefault("case_type", name)
                 row["first_position"] = previous["first_position"] if previous else position
                 rows[key] = row
-                entry = _dump(history_entry(event, position, name, key, at))
+                entry = _dump(history_entry(event, position, name, key))
                 add((key, position, name, entry))
                 for other in case_type.related(event, row):
                     add((other, position, name, entry))
