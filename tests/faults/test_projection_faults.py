@@ -215,17 +215,19 @@ HELD: list[Held] = []
 
 
 class SlowPostgresRecorder(PostgresLinliRecorder):
-    """Holds the transaction open (and the table lock the library took) for
-    HOLD_SECONDS after the events are inserted and their ids fetched, before
-    the commit."""
+    """Saves in a transaction of its own that it holds open (and with it the
+    table lock the insert took) for HOLD_SECONDS after the events are
+    inserted and their ids fetched, before the commit."""
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        inserted = time.monotonic()
-        time.sleep(HOLD_SECONDS)
-        HELD.append(Held(list(ids or []), inserted, time.monotonic()))
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self.insert_statement, self.insert_arguments(stored_events, **kwargs))
+            ids = [row["notification_id"] for row in curs.fetchall()]
+            inserted = time.monotonic()
+            time.sleep(HOLD_SECONDS)
+            HELD.append(Held(ids, inserted, time.monotonic()))
         return ids
 
 
