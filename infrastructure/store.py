@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +40,9 @@ def application_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
         "POSTGRES_CONNECT_TIMEOUT": "5",
-        "POSTGRES_PRE_PING": "y",
+        # Pooled connections are checked by ``idle_connection_alive`` instead
+        # (see ``check_pooled_connections``): no round trip per checkout.
+        "POSTGRES_PRE_PING": "n",
         "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:PostgresLinliRecorder",
     }
 
@@ -56,6 +60,43 @@ class Services:
     def close(self) -> None:
         self.updater.stop()
         self.app.close()
+
+
+def idle_connection_alive(conn: psycopg.Connection[Any]) -> bool:
+    """Whether a connection that is not in use is still open at both ends.
+
+    An idle connection has nothing to read. When the server ends it (a
+    restart, a shutdown, ``pg_terminate_backend``) it sends an error and
+    closes it, so its socket turns readable: one ``poll`` with no wait tells,
+    where the library's pre-ping sends an empty query on every checkout and
+    waits for the answer. A connection with anything else to read (a
+    notice) counts as ended too: the pool opens another.
+    """
+    if conn.closed or conn.broken:
+        return False
+    poll = select.poll()
+    poll.register(conn.fileno(), select.POLLIN)
+    return not poll.poll(0)
+
+
+def check_pooled_connections(pool: Any) -> None:
+    """Have the library's connection pool check each connection it hands out
+    with ``idle_connection_alive``. On the first ended one, the pool checks
+    all its idle connections at once: a restart ends them all, and the pool
+    waits a second or more before each retry of a checkout."""
+    if not hasattr(pool, "_check"):  # where psycopg_pool keeps its ``check`` argument
+        raise RuntimeError("psycopg_pool changed: cannot set the pool's connection check")
+    pool_ref = weakref.ref(pool)  # the pool holds the check: no reference cycle
+
+    def check(conn: psycopg.Connection[Any]) -> None:
+        if idle_connection_alive(conn):
+            return
+        conn.close()  # so that the pool drops it and opens another
+        if (owner := pool_ref()) is not None:
+            owner.check()
+        raise psycopg.OperationalError("the server ended this pooled connection")
+
+    pool._check = check
 
 
 def connect(settings: Settings, **options: Any) -> psycopg.Connection[Any]:
@@ -121,6 +162,8 @@ def build_services(settings: Settings) -> Services:
             evaluation_window=timedelta(days=settings.evaluation_window_days),
         )
         datastore = app.factory.datastore  # type: ignore[attr-defined]
+        if settings.store == "postgres":
+            check_pooled_connections(datastore.pool)
         views: LinliViews = (
             SQLiteViews(datastore) if settings.store == "sqlite" else PostgresViews(datastore)
         )
