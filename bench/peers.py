@@ -59,7 +59,7 @@ def things_app(pg: dict[str, Any], schema: str, create_table: bool = False) -> T
             "POSTGRES_POOL_SIZE": str(POOL_SIZE),
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_CONNECT_TIMEOUT": "5",
-            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_PRE_PING": "n",  # the library's default; Linli polls instead (no round trip)
             "CREATE_TABLE": "y" if create_table else "n",
         }
     )

@@ -583,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimize", action="store_true", help="serve with python -O")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     parser.add_argument("--linli-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="a setting for the Linli servers only, e.g. LINLI_POSTGRES_PRE_PING=n "
+                        help="a setting for the Linli servers only, e.g. LINLI_PROJECTION_BATCH_INTERVAL=0.01 "
                         "(repeatable; the default measures Linli as deployed)")
     args = parser.parse_args(argv)
 

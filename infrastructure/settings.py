@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     projection_poll_interval: float = Field(default=0.2, gt=0, le=10)
     # The view updater starts a batch at most this often (seconds): under a
     # stream of commands, those of one interval are applied in one transaction.
-    projection_batch_interval: float = Field(default=0.01, ge=0, le=1)
+    projection_batch_interval: float = Field(default=0.05, ge=0, le=1)
 
     @field_validator("respond_limits", "resolve_limits")
     @classmethod
