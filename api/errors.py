@@ -28,6 +28,18 @@ class ViewsBehind(Exception):
     """The views did not reach the asked-for log position in time."""
 
 
+def _part_naming(request: Request, field: str) -> str:
+    """Where in the request a field a rule refused came from, as FastAPI's
+    own 422s say it: the path, the query, a header (names with a dash) or the body."""
+    if field in request.path_params:
+        return "path"
+    if field in request.query_params:
+        return "query"
+    if "-" in field and field in request.headers:
+        return "header"
+    return "body"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -50,14 +62,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(InvalidValue)
-    async def invalid_value(_: Request, error: InvalidValue) -> JSONResponse:
+    async def invalid_value(request: Request, error: InvalidValue) -> JSONResponse:
+        loc = [_part_naming(request, error.field), error.field]
         return JSONResponse(
             status_code=422,
-            content={
-                "detail": [
-                    {"loc": ["body", error.field], "msg": error.message, "type": "value_error"}
-                ]
-            },
+            content={"detail": [{"loc": loc, "msg": error.message, "type": "value_error"}]},
         )
 
     @app.exception_handler(IllegalTransition)

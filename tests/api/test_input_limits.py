@@ -666,3 +666,21 @@ def test_a_month_outside_the_sane_range_is_a_422_naming_it(
     response = client.get(path, params=params, headers=api.world.headers("staff"))
     assert response.status_code == 422, response.text[:200]
     assert [e["loc"] for e in response.json()["detail"]] == [["query", name]]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "name"),
+    [
+        ("/stats", {"month_from": "2026-05", "month_to": "2026-01"}, "month_from"),
+        ("/visits/coverage", {"month_from": "2026-05", "month_to": "2026-01"}, "month_from"),
+        ("/visits/coverage", {"month_from": "2020-01", "month_to": "2026-01"}, "month_to"),
+    ],
+)
+def test_a_rule_refusing_a_query_parameter_names_it_in_the_query(
+    api: Api, path: str, params: dict[str, str], name: str
+) -> None:
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    params = {"compound_id": str(api.world.compound_id), **params}
+    response = client.get(path, params=params, headers=api.world.headers("staff"))
+    assert response.status_code == 422, response.text[:200]
+    assert [e["loc"] for e in response.json()["detail"]] == [["query", name]]
