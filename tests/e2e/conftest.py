@@ -45,20 +45,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-# Starts the app with the console included, for as long as api/app.py does not
-# include it itself (once it does, the tests run the real `linli serve`).
-LAUNCHER = """
-import uvicorn
-from api.app import create_app
-from api.console import router
-from infrastructure.settings import Settings
-
-settings = Settings()
-app = create_app(settings)
-app.include_router(router)
-uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
-"""
-
 
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
@@ -342,22 +328,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _console_is_mounted() -> bool:
-    """Whether ``create_app`` includes the console itself (an included router is
-    one entry of ``app.routes`` in FastAPI >= 0.16x, its routes inside it)."""
-    from api.app import create_app
-
-    for route in create_app().routes:
-        routes = (
-            route.effective_route_contexts()
-            if hasattr(route, "effective_route_contexts")
-            else [route]
-        )
-        if any(getattr(r, "path", "").startswith("/console") for r in routes):
-            return True
-    return False
-
-
 @dataclass
 class Server:
     base_url: str
@@ -382,10 +352,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "LINLI_PROJECTION_POLL_INTERVAL": "0.05",
         "PYTHONUNBUFFERED": "1",
     }
-    if _console_is_mounted():
-        command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
-    else:
-        command = [sys.executable, "-c", LAUNCHER]
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
     log_path = folder / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
