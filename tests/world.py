@@ -67,3 +67,19 @@ def build_world(services: Services) -> World:
         issue(kind, Role(kind), mine, party_id=parties[kind])
     issue("other_property", Role.PROPERTY_COMPANY, [other], party_id=other_pc)
     return world
+
+
+def commitment_in_effect(world: World, items: list[dict[str, object]]) -> UUID:
+    """A service list for the world's property company, drafted and confirmed
+    by all three parties, so in effect at version 1."""
+    app = world.services.app
+    commitment_id = app.draft_commitment(
+        world.actors["party_branch"],
+        compound_id=world.compound_id,
+        provider_party_id=world.parties["property_company"],
+        title="物业服务清单",
+        items=items,
+    ).id
+    for who in ("party_branch", "owners_committee", "property_company"):
+        app.confirm_commitment(world.actors[who], commitment_id, list_version=1)
+    return commitment_id

@@ -16,7 +16,7 @@ from application.app import Linli
 from application.commitments import SNAPSHOT_INTERVAL
 from domain.commitment import ServiceCommitment
 from infrastructure.store import Services, build_services
-from tests.world import World, build_world
+from tests.world import World, build_world, commitment_in_effect
 
 ITEMS = [
     {"number": n, "title": f"项目 {n}", "standard": "标准", "frequency": "每周", "time_limit": "3wd"}
@@ -30,17 +30,7 @@ def world(services: Services) -> World:
 
 
 def _in_effect(world: World) -> UUID:
-    app = world.services.app
-    cid = app.draft_commitment(
-        world.actors["party_branch"],
-        compound_id=world.compound_id,
-        provider_party_id=world.parties["property_company"],
-        title="物业服务清单",
-        items=ITEMS,
-    ).id
-    for who in ("party_branch", "owners_committee", "property_company"):
-        app.confirm_commitment(world.actors[who], cid, list_version=1)
-    return cid
+    return commitment_in_effect(world, ITEMS)
 
 
 class EventsRead:

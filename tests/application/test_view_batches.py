@@ -17,7 +17,7 @@ from application import readmodel
 from application.readmodel import SUMMARIES, _summarizer, summaries, utc_text, uuid_text
 from infrastructure.store import Services, build_services
 from infrastructure.views import PositionMoved, PostgresViews
-from tests.world import World, build_world
+from tests.world import World, build_world, commitment_in_effect
 
 ITEMS = [
     {"number": n, "title": f"项目 {n}", "standard": "标准", "frequency": "每周", "time_limit": "3wd"}
@@ -36,15 +36,7 @@ def _drive(world: World) -> int:
     app = world.services.app
     staff, grid = world.actors["staff"], world.actors["grid_worker"]
     pc = world.actors["property_company"]
-    cid = app.draft_commitment(
-        world.actors["party_branch"],
-        compound_id=world.compound_id,
-        provider_party_id=world.parties["property_company"],
-        title="物业服务清单",
-        items=ITEMS,
-    ).id
-    for who in ("party_branch", "owners_committee", "property_company"):
-        app.confirm_commitment(world.actors[who], cid, list_version=1)
+    cid = commitment_in_effect(world, ITEMS)
     disputed = []
     last = 0
     for i in range(12):
