@@ -25,7 +25,7 @@ Progress = Callable[[int, int], None]  # (events applied in this step, position 
 def next_views(services: Services) -> LinliViews:
     live = services.views
     cls = SQLiteViews if isinstance(live, SQLiteViews) else PostgresViews
-    views = cls(live.datastore, suffix=NEXT)
+    views = cls(live.datastore, live.log, suffix=NEXT)
     with views.writing() as c:
         views.drop_view_tables(c)
         c.execute(

@@ -17,7 +17,7 @@ from infrastructure.calendar import deadline_policy
 from infrastructure.credentials import Credentials
 from infrastructure.runner import ViewUpdater
 from infrastructure.settings import Settings
-from infrastructure.views import LinliViews, PostgresViews, SQLiteViews
+from infrastructure.views import EventLog, LinliViews, PostgresViews, SQLiteViews
 
 
 def application_env(settings: Settings) -> dict[str, str]:
@@ -164,8 +164,11 @@ def build_services(settings: Settings) -> Services:
         datastore = app.factory.datastore  # type: ignore[attr-defined]
         if settings.store == "postgres":
             check_pooled_connections(datastore.pool)
+        log = EventLog(app.recorder.events_table_name, app.mapper.to_domain_event)  # type: ignore[attr-defined]
         views: LinliViews = (
-            SQLiteViews(datastore) if settings.store == "sqlite" else PostgresViews(datastore)
+            SQLiteViews(datastore, log)
+            if settings.store == "sqlite"
+            else PostgresViews(datastore, log)
         )
         views.create_table()  # type: ignore[attr-defined]
     updater = ViewUpdater(

@@ -6,6 +6,12 @@ datastore; a position that does not advance raises ``IntegrityError`` and
 the whole batch is rolled back. The SQL is written once, in the dialect both
 stores share (``INSERT ... ON CONFLICT``); only placeholders and schema
 qualification differ.
+
+A case's audit trail is stored as the log positions of its events (its own,
+and others' that concern it); each entry is rendered from its event when the
+trail is read, as ``history_entry`` renders it. The trail therefore cannot
+say anything the log does not, a better summary template applies to every
+entry, and catching up writes three short columns per entry, not a document.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -55,6 +62,15 @@ INDEXES = {
 }
 
 
+@dataclass(frozen=True)
+class EventLog:
+    """The application's log, as the views read it to render a trail: its
+    events table (in the views' own datastore) and the mapper's decoder."""
+
+    events_table: str
+    decode: Callable[[Notification], Any]
+
+
 class PositionMoved(Exception):
     """The views' stored position is not where this writer expected it (another
     writer, or a rebuild that was swapped in): re-read it and go on from there."""
@@ -68,6 +84,7 @@ class LinliViews:
     """Case views, audit trails and the credentials table, in one datastore."""
 
     datastore: Any
+    log: EventLog
     placeholder = "?"
     big_int = "INTEGER"
     suffix = ""  # "_next" for the tables a rebuild fills beside the live ones
@@ -106,7 +123,7 @@ class LinliViews:
             "ON {need_view} (household_id, registered_position)",
             "CREATE TABLE IF NOT EXISTS {case_history} ("
             f"case_id TEXT NOT NULL, position {b} NOT NULL, case_type TEXT NOT NULL, "
-            "doc TEXT NOT NULL, PRIMARY KEY (case_id, position))",
+            "PRIMARY KEY (case_id, position))",
             "CREATE INDEX IF NOT EXISTS need_view{sfx}_commitment ON {need_view} (commitment_id)",
             "CREATE TABLE IF NOT EXISTS {case_view} ("
             "id TEXT PRIMARY KEY, case_type TEXT NOT NULL, compound_id TEXT, status TEXT, "
@@ -123,6 +140,13 @@ class LinliViews:
         with self.datastore.transaction(commit=True) as c:
             for statement in self.view_ddl():
                 c.execute(self.sql(statement))
+            # Trails were once stored rendered: the positions they hold are
+            # all a trail needs now, so the documents go (nothing is lost).
+            if self.has_column(c, self.table("case_history"), "doc"):
+                c.execute(self.sql("ALTER TABLE {case_history} DROP COLUMN doc"))
+
+    def has_column(self, c: Any, table: str, column: str) -> bool:
+        raise NotImplementedError
 
     @contextmanager
     def reading(self) -> Iterator[Any]:
@@ -215,18 +239,7 @@ class LinliViews:
             ),
             [start, stop, limit],
         )
-        return [
-            Notification(
-                id=row["id"],
-                originator_id=row["originator_id"]
-                if isinstance(row["originator_id"], UUID)
-                else UUID(row["originator_id"]),
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            for row in c.fetchall()
-        ]
+        return [_notification(row) for row in c.fetchall()]
 
     def max_notification_in(self, c: Any, events_table: str) -> int:
         table, column = self.events_table(events_table)
@@ -272,24 +285,22 @@ class LinliViews:
                 row.setdefault("case_type", name)
                 row["first_position"] = previous["first_position"] if previous else position
                 rows[key] = row
-                entry = _dump(history_entry(event, position, name, key))
-                add((key, position, name, entry))
+                add((key, position, name))
                 for other in case_type.related(event, row):
-                    add((other, position, name, entry))
+                    add((other, position, name))
                 if rows is needs and last[key] == i:
                     put(row)
         self._write_cases(c, cases)
 
     @contextmanager
-    def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str, str]], None]]:
+    def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str]], None]]:
         """Where the batch's trail entries go: here, inserted at the end."""
-        history: list[tuple[str, int, str, str]] = []
+        history: list[tuple[str, int, str]] = []
         yield history.append
         if history:
             c.executemany(
                 self.sql(
-                    "INSERT INTO {case_history} (case_id, position, case_type, doc) "
-                    "VALUES (?, ?, ?, ?)"
+                    "INSERT INTO {case_history} (case_id, position, case_type) VALUES (?, ?, ?)"
                 ),
                 history,
             )
@@ -467,19 +478,12 @@ class LinliViews:
         """A page of a case's trail, oldest first, from just past the log
         position ``after``; and the cursor of the next page (None at the end).
         Keyset pagination on (case_id, position), the table's primary key."""
-        where = "case_id = ?" if after is None else "case_id = ? AND position > ?"
+        where = "h.case_id = ?" if after is None else "h.case_id = ? AND h.position > ?"
         params: list[Any] = [case_id] if after is None else [case_id, after]
         with self.reading() as c:
-            c.execute(
-                self.sql(
-                    f"SELECT position, doc FROM {{case_history}} WHERE {where} "
-                    "ORDER BY position LIMIT ?"
-                ),
-                [*params, limit + 1],
-            )
-            found = c.fetchall()
-        rows = [_load(r["doc"]) for r in found[:limit]]
-        next_after = int(found[limit - 1]["position"]) if len(found) > limit else None
+            found = self._trail_events(c, f"{where} ORDER BY h.position LIMIT ?", [*params, limit + 1])
+        rows = self._entries(found[:limit])
+        next_after = int(found[limit - 1]["id"]) if len(found) > limit else None
         return rows, next_after
 
     def iter_history(self, case_id: str, page_size: int = 500) -> Iterator[Row]:
@@ -501,11 +505,30 @@ class LinliViews:
     def history(self, case_id: str) -> list[Row]:
         """A case's whole trail, oldest first, as a list (in one read)."""
         with self.reading() as c:
-            c.execute(
-                self.sql("SELECT doc FROM {case_history} WHERE case_id = ? ORDER BY position"),
-                [case_id],
-            )
-            return [_load(r["doc"]) for r in c.fetchall()]
+            found = self._trail_events(c, "h.case_id = ? ORDER BY h.position", [case_id])
+        return self._entries(found)
+
+    def _trail_events(self, c: Any, clause: str, params: list[Any]) -> list[Any]:
+        """The events on trails, with their positions: the rows of the log
+        that the trail rows ``WHERE clause`` point at."""
+        table, column = self.events_table(self.log.events_table)
+        c.execute(
+            self.sql(
+                f"SELECT e.{column} AS id, h.case_type, e.originator_id, e.originator_version, "
+                f"e.topic, e.state FROM {{case_history}} h JOIN {table} e ON e.{column} = h.position "
+                f"WHERE {clause}"
+            ),
+            params,
+        )
+        return c.fetchall()
+
+    def _entries(self, rows: Sequence[Any]) -> list[Row]:
+        """Trail entries, rendered from the rows of the log that hold their events."""
+        decode = self.log.decode
+        return [
+            history_entry(decode(_notification(row)), int(row["id"]), row["case_type"])
+            for row in rows
+        ]
 
     def case(self, case_type: str, case_id: str) -> Row | None:
         with self.reading() as c:
@@ -564,16 +587,25 @@ class LinliViews:
             return [_load(r["doc"]) for r in c.fetchall()]
 
     def dump_all(self) -> dict[str, list[Row]]:
-        """Every view row, in a stable order, to compare a view with a replay."""
+        """Every view row, in a stable order, to compare a view with a replay
+        (which may be in another store)."""
         out: dict[str, list[Row]] = {}
         with self.reading() as c:
-            for table, order in (
-                ("need_view", "id"),
-                ("case_view", "id"),
-                ("case_history", "case_id, position"),
-            ):
-                c.execute(self.sql(f"SELECT doc FROM {{{table}}} ORDER BY {order}"))
+            for table in ("need_view", "case_view"):
+                c.execute(self.sql(f"SELECT doc FROM {{{table}}} ORDER BY id"))
                 out[table] = [_load(r["doc"]) for r in c.fetchall()]
+            # The trails as stored (their entries are rendered from the log, which a
+            # replay into another store does not have).
+            c.execute(
+                self.sql(
+                    "SELECT case_id, position, case_type FROM {case_history} "
+                    "ORDER BY case_id, position"
+                )
+            )
+            out["case_history"] = [
+                {"case_id": r["case_id"], "position": int(r["position"]), "case_type": r["case_type"]}
+                for r in c.fetchall()
+            ]
         return out
 
     def position(self, application_name: str) -> int:
@@ -645,6 +677,18 @@ def _lines(docs: Sequence[str]) -> str:
     return "\n".join(docs)
 
 
+def _notification(row: Any) -> Notification:
+    """A row of the events table (its notification id as ``id``) as the library's notification."""
+    originator_id = row["originator_id"]
+    return Notification(
+        id=row["id"],
+        originator_id=originator_id if isinstance(originator_id, UUID) else UUID(originator_id),
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
+
+
 def _load(text: str) -> Any:
     try:
         return orjson.loads(text)
@@ -653,9 +697,14 @@ def _load(text: str) -> Any:
 
 
 class SQLiteViews(LinliViews, SQLiteTrackingRecorder):
-    def __init__(self, datastore: SQLiteDatastore, suffix: str = "") -> None:
+    def __init__(self, datastore: SQLiteDatastore, log: EventLog, suffix: str = "") -> None:
         super().__init__(datastore)
+        self.log = log
         self.suffix = suffix
+
+    def has_column(self, c: Any, table: str, column: str) -> bool:
+        c.execute("SELECT 1 FROM pragma_table_info(?) WHERE name = ?", [table, column])
+        return c.fetchone() is not None
 
     def rename_index(self, c: Any, table: str, old: str, new: str) -> None:
         # SQLite cannot rename an index: build it again under the live name.
@@ -675,9 +724,18 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
     placeholder = "%s"
     big_int = "BIGINT"
 
-    def __init__(self, datastore: PostgresDatastore, suffix: str = "") -> None:
+    def __init__(self, datastore: PostgresDatastore, log: EventLog, suffix: str = "") -> None:
         super().__init__(datastore, tracking_table_name="linli_views_tracking")
+        self.log = log
         self.suffix = suffix
+
+    def has_column(self, c: Any, table: str, column: str) -> bool:
+        c.execute(
+            "SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s AND column_name = %s",
+            [self.datastore.schema, self.bare(table).strip('"'), column],
+        )
+        return c.fetchone() is not None
 
     def table(self, name: str) -> str:
         return f'"{self.datastore.schema}"."{super().table(name)}"'
@@ -733,7 +791,7 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
     # Rows a statement: a batch's statements go one after the other as their
     # rows are worked out, and the server stores each while the next is made.
     NEED_CHUNK = 20
-    TRAIL_CHUNK = 50
+    TRAIL_CHUNK = 200
 
     @contextmanager
     def _need_rows(self, c: Any) -> Iterator[Callable[[Row], None]]:
@@ -764,24 +822,16 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
             yield put
 
     @contextmanager
-    def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str, str]], None]]:
+    def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str]], None]]:
         """The insert-only trail goes ``TRAIL_CHUNK`` rows a statement, as they
-        are made: case ids, positions and case types as JSON arrays, the
-        documents as one text, a line each (see ``_lines``)."""
+        are made: the rows as one JSON array of [case id, position, case type]."""
         statement = self.sql(
-            "INSERT INTO {case_history} (case_id, position, case_type, doc) "
-            "SELECT case_id, position::bigint, case_type, doc FROM ROWS FROM ("
-            "json_array_elements_text(?::json), json_array_elements_text(?::json), "
-            "json_array_elements_text(?::json), string_to_table(?::text, E'\\n')"
-            ") AS t(case_id, position, case_type, doc)"
+            "INSERT INTO {case_history} (case_id, position, case_type) "
+            "SELECT r->>0, (r->>1)::bigint, r->>2 FROM json_array_elements(?::json) AS r"
         )
 
-        def send(rows: list[tuple[str, int, str, str]]) -> None:
-            case_ids, positions, case_types, docs = zip(*rows, strict=True)
-            c.execute(
-                statement,
-                [_dump_all(case_ids), _dump_all(positions), _dump_all(case_types), _lines(docs)],
-            )
+        def send(rows: list[tuple[str, int, str]]) -> None:
+            c.execute(statement, [_dump_all(rows)])
 
         with _in_chunks(self.TRAIL_CHUNK, send) as add:
             yield add

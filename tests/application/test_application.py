@@ -255,3 +255,35 @@ def test_a_need_through_two_consultations_keeps_both_on_its_row_and_in_a_replay(
         assert fresh.views.dump_all() == services.views.dump_all()
     finally:
         fresh.close()
+
+
+def test_trails_stored_with_their_documents_lose_them_at_start_and_read_the_same(
+    world: World,
+) -> None:
+    """Earlier versions stored each trail entry rendered; the trail now holds
+    positions only and renders entries from the log. A store from then is
+    migrated when the service starts, and its trails read as before."""
+    services = world.services
+    app = services.app
+    need = _need(world)
+    last = app.add_need_note(world.actors["staff"], need.id, text="先看看").position
+    assert services.updater.wait_for(last, 10)
+    before = services.views.history(str(need.id))
+    assert [e["event_type"] for e in before] == ["Registered", "NoteAdded"]
+    views = services.views
+    with views.writing() as c:  # the table as an earlier version left it
+        c.execute(views.sql("ALTER TABLE {case_history} ADD COLUMN doc TEXT NOT NULL DEFAULT '{{}}'"))
+    services.updater.stop()
+
+    restarted = build_services(services.settings)
+    try:
+        with restarted.views.reading() as c:
+            assert not restarted.views.has_column(c, restarted.views.table("case_history"), "doc")
+        assert restarted.views.history(str(need.id)) == before
+        restarted.updater.start()
+        last = restarted.app.add_need_note(world.actors["staff"], need.id, text="再看看").position
+        assert restarted.updater.wait_for(last, 10)
+        after = restarted.views.history(str(need.id))
+        assert after[:2] == before and after[2]["data"]["text"] == "再看看"
+    finally:
+        restarted.close()
