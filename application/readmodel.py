@@ -171,10 +171,8 @@ def case_type_of(event: Any) -> CaseType | None:
 _EVALUATION_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 
 
-def history_entry(event: Any, position: int, case_type: str, case_id: str | None = None) -> Row:
-    """One line of a case's audit trail, with summaries in zh-CN and English.
-
-    ``case_id`` is ``str(event.originator_id)``, when the caller has it already."""
+def history_entry(event: Any, position: int, case_type: str) -> Row:
+    """One line of a case's audit trail, with summaries in zh-CN and English."""
     cls = type(event)
     plan = _ENTRY_PLANS.get(cls)
     if plan is None:
@@ -185,7 +183,7 @@ def history_entry(event: Any, position: int, case_type: str, case_id: str | None
     role = data.pop("actor_role", None)
     actor = data.pop("actor_id", None)
     return {
-        "case_id": str(event.originator_id) if case_id is None else case_id,
+        "case_id": str(event.originator_id),
         "case_type": case_type,
         "position": position,
         "version": event.originator_version,
@@ -194,7 +192,7 @@ def history_entry(event: Any, position: int, case_type: str, case_id: str | None
         "actor_id": actor,
         "actor_role": role,
         "actor_role_zh": _ROLE_ZH.get(role or "", role),
-        "occurred_at": utc_text(event.timestamp),  # mostly from the memo: the row formatted it
+        "occurred_at": utc_text(event.timestamp),
         "reason": data.get("reason"),
         "summary_zh": zh,
         "summary_en": en,
