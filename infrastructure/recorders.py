@@ -6,16 +6,26 @@ hook (as the library's own process recorders add tracking records), on
 PostgreSQL by the one statement that saves the events. A replay of the key
 then collides on the key's primary key and nothing of it is written; the
 first result can be read back, even after a crash right after the commit.
+
+On PostgreSQL every save holds the events table's lock until its commit is
+flushed, so saves take turns. Saves that arrive while another is being
+written wait and then go together, in one statement (``GroupCommit``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
@@ -68,6 +78,115 @@ class SQLiteLinliRecorder(SQLiteApplicationRecorder):
         return _found(row)
 
 
+class Insert:
+    """One save's events and its idempotency key (or None), waiting to be written."""
+
+    __slots__ = ("events", "key", "ids", "error", "done", "leads")
+
+    def __init__(self, events: Sequence[StoredEvent], key: dict[str, Any] | None) -> None:
+        self.events = events
+        self.key = key
+        self.ids: list[int] = []
+        self.error: BaseException | None = OperationalError("the save was not written")
+        self.done = threading.Event()
+        self.leads = False  # woken to write the next group, not with its result
+
+    def result(self) -> list[int]:
+        if self.error is not None:
+            raise self.error
+        return self.ids
+
+
+class GroupCommit:
+    """Saves of one process that arrive while another is being written go
+    together, as one transaction, when it is done.
+
+    The events table is locked from each save's insert until its commit is
+    flushed to disk, so saves take turns whatever the number of threads.
+    Here a save that finds none being written writes at once; those that
+    arrive meanwhile queue, and the first of them then writes all that
+    queued (up to ``most``) with one call of ``write``. Alone, a save waits
+    for nothing. A group is all or nothing, so when one of its saves
+    clashes (a version, an idempotency key) each is written again alone:
+    only the clashing one fails, as it would have alone. Any other error is
+    every save's of the group, as it would have been alone.
+    """
+
+    def __init__(self, write: Callable[[list[Insert]], list[int]], most: int = 100) -> None:
+        self._write = write
+        self._most = most
+        self._lock = threading.Lock()
+        self._queue: list[Insert] = []
+        self._writing = False
+
+    def queued(self) -> int:
+        """How many saves wait to be written."""
+        with self._lock:
+            return len(self._queue)
+
+    def insert(self, events: Sequence[StoredEvent], key: dict[str, Any] | None) -> list[int]:
+        """Write ``events`` (and ``key``), alone or with others; their ids, in order."""
+        mine = Insert(events, key)
+        with self._lock:
+            self._queue.append(mine)
+            leads = not self._writing
+            self._writing = True
+        if not leads:
+            mine.done.wait()
+            if not mine.leads:
+                return mine.result()
+        with self._lock:  # the queue starts with this save: only a leader takes from it
+            group, self._queue = self._queue[: self._most], self._queue[self._most :]
+        try:
+            self._write_group(group)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].leads = True
+                    self._queue[0].done.set()
+                else:
+                    self._writing = False
+        return mine.result()
+
+    def _write_group(self, group: list[Insert]) -> None:
+        try:
+            error = self._write_all(group)
+            if isinstance(error, IntegrityError) and len(group) > 1:
+                for one in group:
+                    self._write_all([one])
+        finally:
+            for one in group:
+                one.done.set()
+
+    def _write_all(self, group: list[Insert]) -> Exception | None:
+        """Write ``group`` in one call; each save gets its ids, or the error,
+        which is returned."""
+        try:
+            ids = self._write(group)
+        except Exception as error:
+            for one in group:
+                one.error = error if len(group) == 1 else _fresh(error)
+            return error
+        start = 0
+        for one in group:
+            one.ids = ids[start : start + len(one.events)]
+            one.error = None
+            start += len(one.events)
+        return None
+
+
+def _fresh(error: BaseException | None) -> BaseException | None:
+    """An exception like ``error`` for another thread to raise (a traceback each)."""
+    if error is None:
+        return None
+    try:
+        copy = type(error)(*error.args)
+    except Exception:
+        return error
+    copy.__cause__ = error
+    return copy
+
+
 class PostgresLinliRecorder(PostgresApplicationRecorder):
     """The library's recorder, writing a command's events in one statement.
 
@@ -75,8 +194,10 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
     lock, notify, insert, commit). ``insert_events`` instead calls a function
     that does the same in one round trip: in autocommit one statement is one
     transaction, so the table lock is held, as the library holds it, until
-    the commit; the NOTIFY goes out at that commit. The idempotency key, when
-    there is one, is inserted by the same function, so in the same transaction.
+    the commit; the NOTIFY goes out at that commit. The idempotency keys, if
+    any, are inserted by the same function, so in the same transaction.
+    Saves made while another is being written go together in one such call
+    (``GroupCommit``): the order of the log is still the order of commits.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -94,12 +215,18 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
                 "extra text NOT NULL)"
             ).format(schema, keys)
         )
+        # The function of earlier versions took one key, not arrays of them.
+        self.sql_create_statements.append(
+            SQL(
+                "DROP FUNCTION IF EXISTS {}.{}({}.{}[], text, text, uuid, bigint, uuid, bigint, text)"
+            ).format(schema, function, schema, event_type)
+        )
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}("
-                "events {schema}.{event_type}[], key_scope text, key_request text, "
-                "key_aggregate_id uuid, key_version bigint, key_last_id uuid, "
-                "key_last_version bigint, key_extra text) "
+                "events {schema}.{event_type}[], key_scope text[], key_request text[], "
+                "key_aggregate_id uuid[], key_version bigint[], key_last_id uuid[], "
+                "key_last_version bigint[], key_extra text[]) "
                 "RETURNS TABLE (notification_id bigint) LANGUAGE plpgsql AS $body$ "
                 "BEGIN "
                 "IF cardinality(events) > 0 THEN "
@@ -107,8 +234,8 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
                 "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
                 "NOTIFY {channel}; "
                 "END IF; "
-                "IF key_scope IS NOT NULL THEN "
-                "INSERT INTO {schema}.{keys} VALUES (key_scope, key_request, "
+                "IF cardinality(key_scope) > 0 THEN "
+                "INSERT INTO {schema}.{keys} SELECT * FROM unnest(key_scope, key_request, "
                 "key_aggregate_id, key_version, key_last_id, key_last_version, key_extra); "
                 "END IF; "
                 "RETURN QUERY INSERT INTO {schema}.{events} AS t "
@@ -127,7 +254,8 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
             )
         )
         self.insert_statement = SQL(
-            "SELECT notification_id FROM {}.{}(%s::{}.{}[], %s, %s, %s, %s, %s, %s, %s)"
+            "SELECT notification_id FROM {}.{}(%s::{}.{}[], %s::text[], %s::text[], "
+            "%s::uuid[], %s::bigint[], %s::uuid[], %s::bigint[], %s::text[])"
         ).format(schema, function, schema, event_type)
         self.find_key_statement = SQL(
             "SELECT k.request, k.aggregate_id, k.version, k.extra, e.notification_id AS position "
@@ -135,25 +263,32 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
             "ON e.originator_id = k.last_id AND e.originator_version = k.last_version "
             "WHERE k.scope = %s"
         ).format(schema, keys, schema, events)
+        self.group_commit = GroupCommit(self.write_together)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        key = kwargs.get("idempotency")
+        if not stored_events and key is None:
+            return []
+        return self.group_commit.insert(stored_events, key)
+
+    def write_together(self, group: list[Insert]) -> list[int]:
+        """Write the saves of ``group`` in one transaction; their ids, in order."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.insert_statement, self.insert_arguments(stored_events, **kwargs))
+            curs.execute(self.insert_statement, self.insert_arguments(group))
             return [row["notification_id"] for row in curs.fetchall()]
 
-    def insert_arguments(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> tuple[Any, ...]:
-        """The arguments of ``insert_statement``: the events, then the key's fields."""
-        key = kwargs.get("idempotency") or {}
+    def insert_arguments(self, group: Sequence[Insert]) -> tuple[Any, ...]:
+        """The arguments of ``insert_statement``: all the events, then the keys' fields."""
         events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in stored_events
+            for one in group
+            for e in one.events
         ]
-        return (events, *(key.get(name) for name in KEY_FIELDS))
+        keys = [one.key for one in group if one.key is not None]
+        return (events, *([key[name] for key in keys] for name in KEY_FIELDS))
 
     def find_idempotent(self, scope: str) -> dict[str, Any] | None:
         with self.datastore.transaction(commit=False) as curs:

@@ -7,6 +7,9 @@ own recorder writes, so that a store written by either reads the same.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from eventsourcing.persistence import IntegrityError
 from application.app import Linli
 from domain.compound import Compound
 from infrastructure.calendar import deadline_policy
+from infrastructure.recorders import Insert, PostgresLinliRecorder
 from infrastructure.settings import Settings
 from infrastructure.store import application_env, build_services, connect
 from tests.conftest import settings_for
@@ -136,3 +140,120 @@ def test_rows_written_by_the_library_recorder_and_by_linlis_read_the_same(
         ).fetchall()
     assert [r[0] for r in rows] == [1, 2, 3]
     assert rows[0][2] == rows[1][2]  # the same event class, by the same topic
+
+
+# ----- saves made while another is written go together (PostgreSQL) ---------------
+
+
+class HeldRecorder(PostgresLinliRecorder):
+    """Linli's recorder whose first write waits until ``hold_for`` more saves
+    have queued behind it (10 s at most), and which counts the saves of each write."""
+
+    hold_for = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes: list[int] = []
+
+    def write_together(self, group: list[Insert]) -> list[int]:
+        self.writes.append(len(group))
+        if len(self.writes) == 1:
+            deadline = time.monotonic() + 10
+            while self.group_commit.queued() < self.hold_for and time.monotonic() < deadline:
+                time.sleep(0.002)
+        return super().write_together(group)
+
+
+@pytest.fixture
+def held_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Linli]:
+    settings = settings_for("postgres", request, tmp_path)
+    env = {
+        **application_env(settings),
+        "APPLICATION_RECORDER_TOPIC": "tests.application.test_event_recorders:HeldRecorder",
+    }
+    app = Linli(
+        env,
+        deadline_policy=deadline_policy(settings),
+        evaluation_window=timedelta(days=settings.evaluation_window_days),
+    )
+    yield app
+    app.close()
+
+
+def _behind_one(app: Linli, saves: list[Callable[[], Any]]) -> list[Future[Any]]:
+    """Run ``saves[0]`` and, once it is being written, the others at once."""
+    recorder = app.recorder
+    recorder.hold_for = len(saves) - 1
+    pool = ThreadPoolExecutor(max_workers=len(saves))
+    futures = [pool.submit(saves[0])]
+    while not recorder.writes:
+        time.sleep(0.001)
+    futures += [pool.submit(save) for save in saves[1:]]
+    wait(futures, timeout=30)
+    pool.shutdown()
+    return futures
+
+
+def _stored_as_recorded(app: Linli, recordings: Any) -> bool:
+    stored = {n.id: n for n in app.recorder.select_notifications(1, 1000)}
+    return all(
+        (stored[r.notification.id].originator_id, stored[r.notification.id].originator_version)
+        == (r.domain_event.originator_id, r.domain_event.originator_version)
+        for r in recordings
+    )
+
+
+def test_saves_queued_behind_one_are_written_together_each_with_its_positions(
+    held_app: Linli,
+) -> None:
+    app = held_app
+    first, others = _compound("幸福里"), [_compound(n) for n in ("和谐园", "阳光城", "翠苑")]
+    others[1].add_building(by=ADMIN, name="1号楼")
+    keyed = others[2]
+    futures = _behind_one(
+        app,
+        [
+            lambda: app.save(first),
+            lambda: app.save(others[0]),
+            lambda: app.save(others[1]),
+            lambda: app.save(keyed, idempotency=_key("scope-g", keyed)),
+        ],
+    )
+    recordings = [f.result() for f in futures]
+    assert app.recorder.writes == [1, 3]
+    assert [len(r) for r in recordings] == [1, 1, 2, 1]
+    assert sorted(r.notification.id for rs in recordings for r in rs) == [1, 2, 3, 4, 5]
+    assert all(_stored_as_recorded(app, rs) for rs in recordings)
+    found = app.recorder.find_idempotent("scope-g")
+    assert found is not None and found["aggregate_id"] == keyed.id
+    assert found["position"] == recordings[3][-1].notification.id
+
+
+def test_a_clash_among_saves_written_together_fails_that_save_alone(held_app: Linli) -> None:
+    app = held_app
+    compound_id = app.register_compound(ADMIN, name="幸福里", community="和平社区").id
+    app.recorder.writes.clear()
+    stale = app.repository.get(compound_id)
+    current = app.repository.get(compound_id)
+    current.add_building(by=ADMIN, name="1号楼")
+    stale.add_building(by=ADMIN, name="2号楼")
+    good = [_compound("和谐园"), _compound("阳光城")]
+    futures = _behind_one(
+        app,
+        [
+            lambda: app.save(current),
+            lambda: app.save(good[0]),
+            lambda: app.save(stale),
+            lambda: app.save(good[1]),
+        ],
+    )
+    with pytest.raises(IntegrityError):
+        futures[2].result()
+    saved = [futures[i].result() for i in (0, 1, 3)]
+    # The group of three clashed as a whole; then each was written alone.
+    assert app.recorder.writes == [1, 3, 1, 1, 1]
+    # (The group's insert that clashed used up ids: the log skips them.)
+    assert len(app.recorder.select_notifications(1, 1000)) == 4
+    assert all(_stored_as_recorded(app, rs) for rs in saved)
+    assert [b["name"] for b in app.repository.get(compound_id).buildings.values()] == ["1号楼"]
+    assert app.repository.get(good[1].id).name == "阳光城"

@@ -31,7 +31,7 @@ from eventsourcing.persistence import StoredEvent
 
 from application.app import Linli
 from infrastructure.calendar import deadline_policy
-from infrastructure.recorders import PostgresLinliRecorder, SQLiteLinliRecorder
+from infrastructure.recorders import Insert, PostgresLinliRecorder, SQLiteLinliRecorder
 from infrastructure.settings import Settings
 from infrastructure.store import application_env, build_services
 from tests.conftest import settings_for
@@ -219,11 +219,9 @@ class SlowPostgresRecorder(PostgresLinliRecorder):
     table lock the insert took) for HOLD_SECONDS after the events are
     inserted and their ids fetched, before the commit."""
 
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
+    def write_together(self, group: list[Insert]) -> list[int]:
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute(self.insert_statement, self.insert_arguments(stored_events, **kwargs))
+            curs.execute(self.insert_statement, self.insert_arguments(group))
             ids = [row["notification_id"] for row in curs.fetchall()]
             inserted = time.monotonic()
             time.sleep(HOLD_SECONDS)
