@@ -175,10 +175,8 @@ class GroupCommit:
         return None
 
 
-def _fresh(error: BaseException | None) -> BaseException | None:
+def _fresh(error: Exception) -> Exception:
     """An exception like ``error`` for another thread to raise (a traceback each)."""
-    if error is None:
-        return None
     try:
         copy = type(error)(*error.args)
     except Exception:
