@@ -7,13 +7,16 @@ from contextlib import asynccontextmanager
 
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from api.deps import idempotency_key
+from api.deps import BEARER_SCHEME, route_action
+from api import idempotency
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
+from api.routing import use_endpoint_threads
 from api.security import BodyLimit, install_security_headers
 from api import console
 from api.routers import (
@@ -46,19 +49,51 @@ ERROR_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
+IDEMPOTENCY_KEY = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": idempotency.DESCRIPTION,
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+}
+
+
 def document_answers(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI schema, saying also that ``?format=csv`` answers text/csv."""
+    """The OpenAPI schema, saying also what the middleware and the guards do
+    that FastAPI cannot see: that guarded routes take a bearer token, that a
+    POST takes an Idempotency-Key, and that ``?format=csv`` answers text/csv."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        for operations in schema["paths"].values():
-            for operation in operations.values():
+        guarded = {
+            (route.path, method.lower())
+            for route in _api_routes(app)
+            if route_action(route.dependant) not in (None, "public")
+            for method in route.methods
+        }
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                if (path, method) in guarded:
+                    operation["security"] = [{"HTTPBearer": []}]
+                if method == "post":
+                    operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
                 if any(p.get("name") == "format" for p in operation.get("parameters", [])):
                     ok = operation["responses"].get("200", {})
                     ok.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+        schema.setdefault("components", {})["securitySchemes"] = {"HTTPBearer": BEARER_SCHEME}
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _api_routes(app: FastAPI) -> list[APIRoute]:
+    """The app's routes, also those of its included routers (FastAPI keeps
+    each included router as one entry of ``app.routes``)."""
+    found: list[Any] = []
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        found.extend(contexts() if contexts else [route])
+    return [route for route in found if getattr(route, "dependant", None) is not None]
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -66,6 +101,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        use_endpoint_threads()
         owned = services is None
         built = services or build_services(settings or Settings())
         app.state.services = built
@@ -83,11 +119,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="Case management for residential-compound governance (小区微治理)",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(idempotency_key)],
         responses=ERROR_ANSWERS,
     )
     app.openapi = lambda: document_answers(app)  # type: ignore[method-assign]
     install_error_handlers(app)
+    app.add_middleware(idempotency.IdempotencyKeys)
     app.state.metrics = install_metrics(app)
     install_security_headers(app)
     app.add_middleware(BodyLimit)

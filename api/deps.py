@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from api.errors import ViewsBehind
 from application.access import PERMISSIONS
-from application.base import RequestKey, request_key
 from domain.actor import Actor
-from infrastructure.credentials import token_hash
 from infrastructure.store import Services
 
 # The console's session cookie, which holds the bearer token (api.console.router).
 SESSION_COOKIE = "linli_console"
 CONSOLE_PREFIX = "/console"
 
-_bearer = HTTPBearer(auto_error=False, description="a token from `linli token create`")
+# How the OpenAPI document describes the bearer token (``api.app``).
+BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "a token from `linli token create`"}
 
 
 # The cheap dependencies are ``async def``: FastAPI runs a plain ``def``
@@ -39,19 +36,18 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def current_actor(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """The caller, by their bearer token: remembered for
-    ``LINLI_AUTH_CACHE_SECONDS`` (see ``Credentials.recent``), else read."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
+async def caller(request: Request) -> Actor:
+    """The caller, by the bearer token in the Authorization header (any
+    spelling of the scheme): remembered for ``LINLI_AUTH_CACHE_SECONDS``
+    (see ``Credentials.recent``), else read."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if not token or scheme.lower() != "bearer":
         raise HTTPException(
             status_code=401,
             detail="missing bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = credentials.credentials
+    services: Services = request.app.state.services
     max_age = services.settings.auth_cache_seconds
     actor = services.credentials.recent(token, max_age)
     if actor is None:
@@ -67,15 +63,19 @@ async def current_actor(
     return actor
 
 
-def requires(action: str) -> Callable[[Actor], Actor]:
+def requires(action: str) -> Callable[[Request], Awaitable[Actor]]:
     """A dependency that admits the caller only if their role may take ``action``.
 
     Every route declares one (or is listed as public); a test walks
-    ``app.routes`` to make sure none is left unguarded.
+    ``app.routes`` to make sure none is left unguarded. It reads the request
+    itself rather than depending on further dependencies: each one costs
+    FastAPI a round of solving per request. ``api.app`` documents the bearer
+    scheme on the routes that declare one.
     """
     roles = PERMISSIONS[action]
 
-    async def permitted(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    async def permitted(request: Request) -> Actor:
+        actor = await caller(request)
         if actor.role not in roles:
             raise HTTPException(
                 status_code=403,
@@ -87,77 +87,20 @@ def requires(action: str) -> Callable[[Actor], Actor]:
     return permitted
 
 
-def public() -> None:
+def route_action(dependant: Any) -> str | None:
+    """The action a route's dependencies declare (``requires`` or ``public``), if any."""
+    for dependency in dependant.dependencies:
+        action = getattr(dependency.call, "linli_action", None) or route_action(dependency)
+        if action:
+            return action  # type: ignore[no-any-return]
+    return None
+
+
+async def public() -> None:
     """Marks a route that anyone may call (health, readiness, metrics)."""
 
 
 public.linli_action = "public"  # type: ignore[attr-defined]
-
-MAX_KEY_LENGTH = 200
-
-
-def _route_path(request: Request) -> str:
-    route = request.scope.get("route")
-    return getattr(route, "path", None) or request.url.path
-
-
-def caller_credential(request: Request) -> str:
-    """The credential a request authenticates with, as its stored hash ("" if none).
-
-    The same token gives the same value whether it comes in the Authorization
-    header (any spelling of the scheme, as ``current_actor`` reads it) or, on
-    the console's routes, in the session cookie. A bad token gives a value too,
-    but such a request is refused with 401 before any command runs.
-    """
-    path = _route_path(request)
-    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
-        token = request.cookies.get(SESSION_COOKIE, "")
-    else:
-        scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
-        if scheme.lower() != "bearer":
-            token = ""
-    return token_hash(token) if token else ""
-
-
-async def idempotency_key(
-    request: Request,
-    key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="the same key and body return the first result and record nothing again",
-        ),
-    ] = None,
-) -> AsyncIterator[None]:
-    """Set the request's idempotency key for the command it runs.
-
-    Async, so that the key is set in the context the endpoint's thread copies.
-    Keys are scoped to the caller's credential: two callers may use the same key.
-    """
-    if key is None or request.method != "POST":
-        yield
-        return
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise HTTPException(
-            status_code=422,
-            detail=[
-                {
-                    "loc": ["header", "idempotency-key"],
-                    "msg": f"must be 1 to {MAX_KEY_LENGTH} printable characters",
-                    "type": "value_error",
-                }
-            ],
-        )
-    caller = caller_credential(request)
-    body = await request.body()
-    scope = hashlib.sha256(f"{caller}\x00{key}".encode()).hexdigest()
-    digest = hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\x00" + body)
-    token = request_key.set(RequestKey(scope, digest.hexdigest()))
-    try:
-        yield
-    finally:
-        request_key.reset(token)
-
 
 _VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 

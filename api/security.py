@@ -80,42 +80,62 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         # Read the whole body (it is small, or refused) before the app sees it.
-        chunks: list[bytes] = []
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            received += len(chunks[-1])
-            if received > self.max_bytes:
-                await self._refuse(send)
-                return
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Any:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        read = await read_body(receive, self.max_bytes)
+        if read is None:
+            await self._refuse(send)
+            return
+        await self.app(scope, read[1], send)
 
     async def _refuse(self, send: Any) -> None:
+        # Outside SecurityHeaders, so this answer brings its own.
         body = f'{{"detail":"request body over {self.max_bytes} bytes"}}'.encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    *((k.lower().encode(), v.encode()) for k, v in HEADERS.items()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 413, body, _RAW_HEADERS)
+
+
+async def send_json(send: Any, status: int, body: bytes, headers: Any = ()) -> None:
+    """Answer from a middleware with a JSON ``body`` of its own."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+async def read_body(receive: Any, max_bytes: int | None = None) -> tuple[bytes, Any] | None:
+    """The whole request body, and a ``receive`` that delivers it again to the
+    app; None once it is over ``max_bytes``. If the client goes away first,
+    the app receives that news instead of a body cut short."""
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            gone = message
+
+            async def disconnected() -> Any:
+                return gone
+
+            return b"".join(chunks), disconnected
+        chunks.append(message.get("body", b""))
+        received += len(chunks[-1])
+        if max_bytes is not None and received > max_bytes:
+            return None
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    delivered = False
+
+    async def replay() -> Any:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay

@@ -272,3 +272,23 @@ def test_credentials_revoke_matches_an_id_whole(world: World) -> None:
     assert credentials.revoke(token_id=issued[1].token_id) == 1
     assert [credentials.authenticate(i.token) is not None for i in issued] == [True, False, True]
     assert credentials.revoke(token_id=issued[1].token_id) == 0
+
+
+def test_the_openapi_document_asks_for_the_bearer_token_on_every_guarded_route() -> None:
+    """``requires`` reads the token itself, so the document says it (api.app)."""
+    from api.deps import route_action
+
+    spec = create_app().openapi()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    documented = 0
+    for route in all_routes():
+        if getattr(route, "dependant", None) is None or not route.include_in_schema:
+            continue
+        for method in route.methods:
+            operation = spec["paths"][route.path][method.lower()]
+            guarded = route_action(route.dependant) != "public"
+            assert ("security" in operation) == guarded, (method, route.path)
+            if guarded:
+                assert operation["security"] == [{"HTTPBearer": []}]
+            documented += 1
+    assert documented > 50

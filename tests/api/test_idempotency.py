@@ -196,3 +196,57 @@ def test_console_users_have_a_key_scope_each(client, world: World) -> None:  # n
     assert api.log_position() > position
     after = api.log_position()
     assert api.get("staff", f"/needs/{theirs}", after=after).json()["status"] == "accepted"
+
+
+def test_a_key_holds_for_its_own_request_only(services, world: World) -> None:  # noqa: ANN001
+    """Requests sent one after another from one task (as an in-process ASGI
+    client does) share a context: a key set for one must not outlive it."""
+    import asyncio
+
+    import httpx
+
+    from api.app import create_app
+
+    app = create_app(services=services)
+
+    async def send() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://linli") as client,
+        ):
+            headers = world.headers("grid_worker")
+            keyed = {**headers, "Idempotency-Key": "one-visit"}
+            return [
+                await client.post("/needs", json=_body(world), headers=keyed),
+                await client.post("/needs", json=_body(world), headers=headers),
+                await client.post("/needs", json=_body(world), headers=keyed),
+            ]
+
+    first, unkeyed, again = asyncio.run(send())
+    assert [r.status_code for r in (first, unkeyed, again)] == [201, 201, 201]
+    assert again.json() == first.json()  # the key's replay
+    assert unkeyed.json()["id"] != first.json()["id"]  # a command of its own
+
+
+def test_a_key_on_a_read_is_ignored_and_a_bad_one_on_a_command_is_refused_first(api: Api) -> None:
+    """Only a POST takes a key; a bad key is refused before the caller is even checked."""
+    bad = {"Idempotency-Key": ""}
+    read = api.client.get("/needs", headers={**api.world.headers("staff"), "Idempotency-Key": "x" * 500})
+    assert read.status_code == 200
+    anonymous = api.client.post("/needs", json=_body(api.world), headers=bad)
+    assert anonymous.status_code == 422
+    assert anonymous.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+    assert "printable" in anonymous.json()["detail"][0]["msg"]
+    control = api.post("grid_worker", "/needs", _body(api.world), headers={"Idempotency-Key": "a\x7fb"})
+    assert control.status_code == 422
+
+
+def test_the_openapi_document_offers_the_key_on_every_command_and_only_there() -> None:
+    from api.app import create_app
+
+    paths = create_app().openapi()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            names = [p["name"] for p in operation.get("parameters", [])]
+            assert names.count("Idempotency-Key") == (1 if method == "post" else 0), (method, path)

@@ -31,7 +31,7 @@ loop_threads: set[int] = set()
 
 async def who(name: str = "anon") -> str:
     loop_threads.add(threading.get_ident())
-    caller.set(name)  # as api.deps.idempotency_key sets the request's key
+    caller.set(name)  # as a request sets its idempotency key
     return name
 
 
@@ -82,3 +82,35 @@ def test_the_openapi_description_is_that_of_the_endpoint() -> None:
     operation = _app().openapi()["paths"]["/double/{k}"]["post"]
     assert {p["name"] for p in operation["parameters"]} == {"k", "name"}
     assert operation["operationId"].startswith("double")
+
+
+def test_endpoints_run_side_by_side_in_the_pool_the_lifespan_gives() -> None:
+    """As many plain endpoints at once as the pool has threads, each in it:
+    twenty requests meet at a barrier that only twenty endpoints running
+    together can pass (the event loop's own default pool has far fewer threads)."""
+    from concurrent.futures import ThreadPoolExecutor as Clients
+    from contextlib import asynccontextmanager
+
+    from api.routing import ENDPOINT_THREADS, use_endpoint_threads
+
+    together = ENDPOINT_THREADS // 2
+    barrier = threading.Barrier(together, timeout=10)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):  # noqa: ANN202
+        use_endpoint_threads()
+        yield
+
+    router = APIRouter(route_class=Route)
+
+    @router.post("/meet")
+    def meet() -> dict[str, str]:
+        barrier.wait()
+        return {"thread": threading.current_thread().name}
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(router)
+    with TestClient(app) as client, Clients(together) as clients:
+        answers = list(clients.map(lambda _: client.post("/meet"), range(together)))
+    assert [a.status_code for a in answers] == [200] * together
+    assert all(a.json()["thread"].startswith("linli-endpoint") for a in answers)

@@ -1,0 +1,93 @@
+"""The Idempotency-Key header: sets the request's key for the command it runs.
+
+Plain ASGI middleware rather than a dependency of every route: FastAPI
+solves a generator dependency through an exit stack and a cancel scope on
+every request, keyed or not, which costs a worker more CPU than this whole
+check. Here a request without the header costs one scan of its headers.
+
+The key is set in a context variable for the rest of the request. The
+endpoint's thread copies the context, so the command sees it
+(``application.base.request_key``), and the key is reset when the request ends.
+Keys are scoped to the caller's credential: two callers may use the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.requests import HTTPConnection
+
+from api.deps import CONSOLE_PREFIX, SESSION_COOKIE
+from api.security import read_body, send_json
+from application.base import RequestKey, request_key
+from infrastructure.credentials import token_hash
+
+HEADER = "Idempotency-Key"
+DESCRIPTION = "the same key and body return the first result and record nothing again"
+MAX_KEY_LENGTH = 200
+
+_HEADER = HEADER.lower().encode("latin-1")
+_BAD_KEY = json.dumps(
+    {
+        "detail": [
+            {
+                "loc": ["header", HEADER.lower()],
+                "msg": f"must be 1 to {MAX_KEY_LENGTH} printable characters",
+                "type": "value_error",
+            }
+        ]
+    }
+).encode()
+
+
+def caller_credential(scope: dict[str, Any]) -> str:
+    """The credential a request authenticates with, as its stored hash ("" if none).
+
+    The same token gives the same value whether it comes in the Authorization
+    header (any spelling of the scheme, as ``api.deps`` reads it) or, on the
+    console's routes, in the session cookie. A bad token gives a value too,
+    but such a request is refused with 401 before any command runs.
+    """
+    connection = HTTPConnection(scope)
+    path = scope["path"]
+    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+        token = connection.cookies.get(SESSION_COOKIE, "")
+    else:
+        scheme, token = get_authorization_scheme_param(connection.headers.get("authorization"))
+        if scheme.lower() != "bearer":
+            token = ""
+    return token_hash(token) if token else ""
+
+
+class IdempotencyKeys:
+    """Sets ``request_key`` for a POST that carries an Idempotency-Key: its
+    scope is the caller and the key, its request the method, path and body.
+    A key that is empty, too long or not printable is refused with 422."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        raw = next((value for name, value in scope["headers"] if name == _HEADER), None)
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        key = raw.decode("latin-1")
+        if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+            await send_json(send, 422, _BAD_KEY)
+            return
+        body, replay = await read_body(receive)  # type: ignore[misc]  # no limit: never None
+        caller = caller_credential(scope)
+        request = hashlib.sha256(b"POST " + scope["path"].encode() + b"\x00" + body).hexdigest()
+        key_scope = hashlib.sha256(f"{caller}\x00{key}".encode()).hexdigest()
+        token = request_key.set(RequestKey(key_scope, request))
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            request_key.reset(token)
