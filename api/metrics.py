@@ -112,6 +112,7 @@ class RequestMetrics:
         self.requests = requests
         self.latency = latency
         self.commands = commands
+        self._series: dict[tuple[str, str, str | None, int], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -130,11 +131,30 @@ class RequestMetrics:
         method = scope["method"]
         route = scope.get("route")
         template = getattr(route, "path", "unmatched")
-        self.latency.labels(method, template).observe(seconds)
-        self.requests.labels(method, template, str(status)).inc()
+        key = (method, template, getattr(route, "name", None), status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self._series_of(method, template, route, status)
+        latency, requests, command = series
+        latency.observe(seconds)
+        requests.inc()
+        if command is not None:
+            command.inc()
+
+    def _series_of(self, method: str, template: str, route: Any, status: int) -> tuple[Any, Any, Any]:
+        """The labelled series a request of this method, route and status counts in.
+
+        Kept per (method, route, status), all of them few, because ``labels()``
+        takes a lock and checks its arguments on every call."""
         succeeded = status < 300 or (status == 303 and template.startswith("/console/"))
+        command = None
         if method == "POST" and succeeded and route is not None:
-            self.commands.labels(getattr(route, "name", template)).inc()
+            command = self.commands.labels(getattr(route, "name", template))
+        return (
+            self.latency.labels(method, template),
+            self.requests.labels(method, template, str(status)),
+            command,
+        )
 
 
 def metrics_response(registry: CollectorRegistry) -> Response:

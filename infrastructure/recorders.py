@@ -29,7 +29,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 IDEMPOTENCY_TABLE = "linli_idempotency"
 KEY_FIELDS = ("scope", "request", "aggregate_id", "version", "last_id", "last_version", "extra")
@@ -251,10 +251,11 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
                 keys=keys,
             )
         )
+        # As text, composed and quoted once rather than per call.
         self.insert_statement = SQL(
             "SELECT notification_id FROM {}.{}(%s::{}.{}[], %s::text[], %s::text[], "
             "%s::uuid[], %s::bigint[], %s::uuid[], %s::bigint[], %s::text[])"
-        ).format(schema, function, schema, event_type)
+        ).format(schema, function, schema, event_type).as_string()
         self.find_key_statement = SQL(
             "SELECT k.request, k.aggregate_id, k.version, k.extra, e.notification_id AS position "
             "FROM {}.{} k JOIN {}.{} e "
@@ -262,6 +263,48 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
             "WHERE k.scope = %s"
         ).format(schema, keys, schema, events)
         self.group_commit = GroupCommit(self.write_together)
+        self._select_texts: dict[tuple[bool, bool, bool, bool], str] = {}
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's query (``PostgresAggregateRecorder.select_events``),
+        each shape of it composed once: composing it per call took about a
+        third of the Python time of loading an aggregate."""
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        text = self._select_texts.get(shape)
+        if text is None:
+            text = self._select_texts[shape] = self._select_statement(*shape).as_string()
+        params = [originator_id, *(value for value in (gt, lte, limit) if value is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(text, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def _select_statement(self, gt: bool, lte: bool, desc: bool, limit: bool) -> Composed:
+        statement = self.select_events_statement
+        if gt:
+            statement += SQL(" AND originator_version > %s")
+        if lte:
+            statement += SQL(" AND originator_version <= %s")
+        statement += SQL(" ORDER BY originator_version") + SQL(" DESC" if desc else " ASC")
+        if limit:
+            statement += SQL(" LIMIT %s")
+        return statement
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

@@ -68,17 +68,18 @@ def test_requests_are_counted_by_route_template_and_commands_by_name(
     body = {"compound_id": str(world.compound_id), "source": "household_visit",
             "title": "t", "description": "d"}
     need = client.post("/needs", json=body, headers=world.headers("grid_worker")).json()["id"]
+    client.post("/needs", json=body, headers=world.headers("grid_worker"))  # the same series again
     client.post(f"/needs/{need}/accept", json={"priority": "normal"}, headers=world.headers("staff"))
     client.post(f"/needs/{need}/accept", json={"priority": "normal"}, headers=world.headers("staff"))
     client.get("/no/such/path")
     after = client.get("/metrics").text
     for sample, more in [
-        ('linli_http_requests_total{method="POST",route="/needs",status="201"}', 1),
+        ('linli_http_requests_total{method="POST",route="/needs",status="201"}', 2),
         ('linli_http_requests_total{method="POST",route="/needs/{need_id}/accept",status="200"}', 1),
         ('linli_http_requests_total{method="POST",route="/needs/{need_id}/accept",status="409"}', 1),
         ('linli_http_requests_total{method="GET",route="unmatched",status="404"}', 1),
-        ('linli_commands_total{command="register_need"}', 1),
+        ('linli_commands_total{command="register_need"}', 2),
         ('linli_commands_total{command="accept_need"}', 1),  # the refused one is not a command
-        ('linli_http_request_duration_seconds_count{method="POST",route="/needs"}', 1),
+        ('linli_http_request_duration_seconds_count{method="POST",route="/needs"}', 2),
     ]:
         assert _count(after, sample) - _count(before, sample) == more, sample

@@ -142,6 +142,39 @@ def test_rows_written_by_the_library_recorder_and_by_linlis_read_the_same(
     assert rows[0][2] == rows[1][2]  # the same event class, by the same topic
 
 
+def test_events_are_selected_as_the_library_selects_them_in_every_shape_of_query(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Linli composes each shape of the query once; the answers must be the library's."""
+    from itertools import product
+
+    from eventsourcing.postgres import PostgresAggregateRecorder
+
+    settings = settings_for("postgres", request, tmp_path)
+    services = build_services(settings)
+    try:
+        app = services.app
+        compound_id = app.register_compound(ADMIN, name="幸福里", community="和平社区").id
+        for n in range(1, 6):
+            app.add_building(ADMIN, compound_id, name=f"{n}号楼")
+        recorder = app.recorder
+        assert isinstance(recorder, PostgresLinliRecorder)
+        shapes = list(product((None, 2), (None, 5), (False, True), (None, 3)))
+        assert len(shapes) == 16
+        for gt, lte, desc, limit in shapes:
+            ours = recorder.select_events(compound_id, gt=gt, lte=lte, desc=desc, limit=limit)
+            library = PostgresAggregateRecorder.select_events(
+                recorder, compound_id, gt=gt, lte=lte, desc=desc, limit=limit
+            )
+            assert ours == library, (gt, lte, desc, limit)
+            assert ours  # every shape finds some of the six events
+        versions = [e.originator_version for e in recorder.select_events(compound_id, gt=2, lte=5, desc=True)]
+        assert versions == [5, 4, 3]
+        assert recorder.select_events(uuid4()) == []
+    finally:
+        services.close()
+
+
 # ----- saves made while another is written go together (PostgreSQL) ---------------
 
 
