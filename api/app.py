@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from api.deps import BEARER_SCHEME, route_action
+from api.deps import BEARER_SCHEME, IF_MATCH, depends_on, expected_version, route_action
 from api import idempotency
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
@@ -59,23 +59,26 @@ IDEMPOTENCY_KEY = {
 
 
 def document_answers(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI schema, saying also what the middleware and the guards do
-    that FastAPI cannot see: that guarded routes take a bearer token, that a
-    POST takes an Idempotency-Key, and that ``?format=csv`` answers text/csv."""
+    """The OpenAPI schema, saying also what FastAPI cannot see, because the
+    middleware and the dependencies read the request themselves: that guarded
+    routes take a bearer token, that conditional commands take If-Match, that
+    a POST takes an Idempotency-Key; and that ``?format=csv`` answers text/csv."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        guarded = {
-            (route.path, method.lower())
+        routes = {
+            (route.path, method.lower()): route.dependant
             for route in _api_routes(app)
-            if route_action(route.dependant) not in (None, "public")
             for method in route.methods
         }
         for path, operations in schema["paths"].items():
             for method, operation in operations.items():
-                if (path, method) in guarded:
+                dependant = routes.get((path, method))
+                if dependant is not None and route_action(dependant) not in (None, "public"):
                     operation["security"] = [{"HTTPBearer": []}]
+                if dependant is not None and depends_on(dependant, expected_version):
+                    operation.setdefault("parameters", []).append(dict(IF_MATCH))
                 if method == "post":
                     operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
                 if any(p.get("name") == "format" for p in operation.get("parameters", [])):

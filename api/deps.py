@@ -96,6 +96,11 @@ def route_action(dependant: Any) -> str | None:
     return None
 
 
+def depends_on(dependant: Any, call: Callable[..., Any]) -> bool:
+    """Whether a route's dependencies include ``call``."""
+    return any(d.call is call or depends_on(d, call) for d in dependant.dependencies)
+
+
 async def public() -> None:
     """Marks a route that anyone may call (health, readiness, metrics)."""
 
@@ -105,12 +110,13 @@ public.linli_action = "public"  # type: ignore[attr-defined]
 _VERSION = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
-async def expected_version(
-    if_match: Annotated[
-        str | None,
-        Header(description="the aggregate version the command expects (412 when stale)"),
-    ] = None,
-) -> int | None:
+async def expected_version(request: Request) -> int | None:
+    """The If-Match header: the aggregate version a command expects (412 when stale).
+
+    Read from the request rather than declared as a header parameter, which
+    FastAPI would validate through pydantic on every command, sent or not;
+    ``api.app`` documents it on the routes that take it."""
+    if_match = request.headers.get("if-match")
     if if_match is None:
         return None
     match = _VERSION.match(if_match)
@@ -126,6 +132,15 @@ async def expected_version(
             ],
         )
     return int(match.group(1))
+
+
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "the aggregate version the command expects (412 when stale)",
+    "schema": {"type": "string", "pattern": _VERSION.pattern},
+}
 
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]

@@ -684,3 +684,28 @@ def test_a_rule_refusing_a_query_parameter_names_it_in_the_query(
     response = client.get(path, params=params, headers=api.world.headers("staff"))
     assert response.status_code == 422, response.text[:200]
     assert [e["loc"] for e in response.json()["detail"]] == [["query", name]]
+
+
+def test_the_openapi_document_offers_if_match_on_the_conditional_commands() -> None:
+    """``expected_version`` reads the header itself, so ``api.app`` documents it:
+    on each route that depends on it and on no other, with the rule as a pattern."""
+    import re
+
+    from api.deps import depends_on, expected_version
+    from tests.api.test_access import all_routes
+
+    spec = create_app().openapi()
+    conditional = {
+        (route.path, method.lower())
+        for route in all_routes()
+        if getattr(route, "dependant", None) is not None and depends_on(route.dependant, expected_version)
+        for method in route.methods
+    }
+    assert ("/needs/{need_id}/accept", "post") in conditional and len(conditional) > 20
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            found = [p for p in operation.get("parameters", []) if p["name"] == "If-Match"]
+            assert len(found) == ((path, method) in conditional), (method, path)
+            for parameter in found:
+                pattern = re.compile(parameter["schema"]["pattern"])
+                assert pattern.match('"3"') and pattern.match("3") and not pattern.match("yesterday")
