@@ -107,6 +107,7 @@ async def send_json(send: Any, status: int, body: bytes, headers: Any = ()) -> N
     )
     await send({"type": "http.response.body", "body": body})
 
+
 async def read_body(receive: Any, max_bytes: int | None = None) -> tuple[bytes, Any] | None:
     """The whole request body, and a ``receive`` that delivers it again to the
     app; None once it is over ``max_bytes``. If the client goes away first,

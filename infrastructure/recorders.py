@@ -251,7 +251,7 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
                 keys=keys,
             )
         )
-        # As text, composed and quoted once rather than per call.
+        # The statements as text, composed and quoted once rather than per call.
         self.insert_statement = SQL(
             "SELECT notification_id FROM {}.{}(%s::{}.{}[], %s::text[], %s::text[], "
             "%s::uuid[], %s::bigint[], %s::uuid[], %s::bigint[], %s::text[])"
@@ -261,7 +261,7 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
             "FROM {}.{} k JOIN {}.{} e "
             "ON e.originator_id = k.last_id AND e.originator_version = k.last_version "
             "WHERE k.scope = %s"
-        ).format(schema, keys, schema, events)
+        ).format(schema, keys, schema, events).as_string()
         self.group_commit = GroupCommit(self.write_together)
         self._select_texts: dict[tuple[bool, bool, bool, bool], str] = {}
 
