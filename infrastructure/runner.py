@@ -77,27 +77,28 @@ class ViewUpdater:
 
     def run_once(self) -> int:
         """Apply the next batch of events; return how many there were."""
-        notifications = self.app.recorder.select_notifications(
-            start=self._position + 1, limit=self.batch_size
-        )
-        if not notifications:
-            return 0
-        items = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
-        last = notifications[-1].id
-        tracking = Tracking(self.views.tracking_name(self.app.name), last)
-        try:
-            self.views.process_batch(items, tracking, expected_position=self._position)
-        except PositionMoved as moved:
-            # Another writer, or a rebuild swapped in: go on from where the views are.
-            log.info("views moved to position %d; resuming from there", moved.stored)
+        while True:
+            notifications = self.app.recorder.select_notifications(
+                start=self._position + 1, limit=self.batch_size
+            )
+            if not notifications:
+                return 0
+            items = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
+            last = notifications[-1].id
+            tracking = Tracking(self.views.tracking_name(self.app.name), last)
+            try:
+                self.views.process_batch(items, tracking, expected_position=self._position)
+            except PositionMoved as moved:
+                # Another writer, or a rebuild swapped in: go on from where the views are.
+                log.info("views moved to position %d; resuming from there", moved.stored)
+                with self._changed:
+                    self._position = moved.stored
+                    self._changed.notify_all()
+                continue
             with self._changed:
-                self._position = moved.stored
+                self._position = last
                 self._changed.notify_all()
-            return self.run_once()
-        with self._changed:
-            self._position = last
-            self._changed.notify_all()
-        return len(notifications)
+            return len(notifications)
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         done = 0
