@@ -228,8 +228,10 @@ def test_utc_text_of_many_moments_is_each_ones_own() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     moments = [start + timedelta(microseconds=7 * i) for i in range(readmodel._MEMO_SIZE * 2 + 5)]
     # More seconds than the memo holds, whole ones among them, in both directions.
-    moments += [start + timedelta(seconds=i, microseconds=i % 3 * 999_999 // 2)
-                for i in range(0, readmodel._MEMO_SIZE * 3, 1)]
+    moments += [
+        start + timedelta(seconds=i, microseconds=i % 3 * 999_999 // 2)
+        for i in range(readmodel._MEMO_SIZE * 3)
+    ]
     for moment in moments + moments[::-1]:
         assert utc_text(moment) == moment.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
     east = datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=8)))
