@@ -142,6 +142,43 @@ def test_rows_written_by_the_library_recorder_and_by_linlis_read_the_same(
     assert rows[0][2] == rows[1][2]  # the same event class, by the same topic
 
 
+def _insert_functions(settings: Settings) -> list[str]:
+    """The argument types of each function that saves Linli's events."""
+    with connect(settings) as conn:
+        rows = conn.execute(
+            "SELECT pg_get_function_identity_arguments(p.oid) FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %s AND p.proname = 'linli_events_insert'",
+            (settings.postgres_schema,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_store_made_by_an_earlier_version_saves_with_the_current_function_only(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    settings = settings_for("postgres", request, tmp_path)
+    build_services(settings).close()
+    (current,) = _insert_functions(settings)
+    schema = psycopg.sql.Identifier(settings.postgres_schema)
+    with connect(settings) as conn:  # the function as the last version made it
+        conn.execute(
+            psycopg.sql.SQL(
+                "CREATE FUNCTION {}.linli_events_insert({}.stored_event_uuid[], text[], text[], "
+                "uuid[], bigint[], uuid[], bigint[], text[]) RETURNS TABLE (notification_id bigint) "
+                "LANGUAGE sql AS 'SELECT NULL::bigint'"
+            ).format(schema, schema)
+        )
+    assert len(_insert_functions(settings)) == 2
+    services = build_services(settings)
+    try:
+        assert _insert_functions(settings) == [current]
+        compound_id = services.app.register_compound(ADMIN, name="幸福里").id
+        assert services.app.repository.get(compound_id).name == "幸福里"
+    finally:
+        services.close()
+
+
 def test_events_are_selected_as_the_library_selects_them_in_every_shape_of_query(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
