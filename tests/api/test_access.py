@@ -55,6 +55,28 @@ def test_every_route_declares_who_may_call_it() -> None:
     assert unguarded == []
 
 
+def test_no_request_could_be_served_by_the_routes_of_two_routers() -> None:
+    """The routers are included busiest first (api.app), not in an order the
+    paths rely on: no path of one router's route is matched by another's."""
+    routers = [r for r in create_app().routes if hasattr(r, "effective_route_contexts")]
+    routes = [
+        (n, route)
+        for n, router in enumerate(routers)
+        for route in router.effective_route_contexts()
+        if getattr(route, "methods", None)
+    ]
+    assert len(routes) > 60
+    overlaps = [
+        (a.path, b.path)
+        for m, a in routes
+        for n, b in routes
+        if m != n
+        and a.methods & b.methods
+        and b.path_regex.match(a.path.replace("{", "x").replace("}", ""))
+    ]
+    assert overlaps == []
+
+
 def test_missing_or_bad_token_is_401(client: TestClient, world: World) -> None:
     assert client.get("/needs").status_code == 401
     bad = client.get("/needs", headers={"Authorization": "Bearer linli_nope"})
