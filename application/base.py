@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
@@ -173,9 +173,29 @@ class LinliBase(Application):
                 "last_version": last.version,
                 "extra": json.dumps(extra or {}),
             }
-        recordings = self.save(*aggregates, **kwargs)
+        recordings = self._save_aggregates(aggregates, kwargs)
         position = recordings[-1].notification.id if recordings else 0
         return Recorded(primary.id, primary.version, position, dict(extra or {}))
+
+    def _save_aggregates(
+        self, aggregates: tuple[Aggregate, ...], kwargs: dict[str, Any]
+    ) -> list[Recording[UUID]]:
+        """``Application.save`` of aggregates, step by step as the library
+        does it, without asking of each object whether it is an event or an
+        aggregate: a command saves only aggregates, and the two runtime
+        Protocol checks that ask it walk the aggregate's class attributes. They
+        were about a tenth of the instructions of a need command's
+        application part (callgrind, the command mix without HTTP)."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in aggregates:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # deprecated, as the library still calls it
+        return recordings
 
     def _replayed(self) -> Recorded | None:
         """The result of an earlier command under this request's key, if any."""
