@@ -7,10 +7,10 @@ of events with its tracking position in one transaction, which is also what
 makes catching up over millions of events fast. Writes in this process wake
 it at once. On PostgreSQL, writes of other processes wake it too: the
 library's recorder issues ``NOTIFY <channel>`` in every insert transaction,
-and a listener thread with a connection of its own ``LISTEN``s on that
-channel and wakes the loop (reconnecting with backoff while the database is
-away). Polling every ``poll_interval`` stays as the fallback: on SQLite, and
-whenever the listener is down.
+and a ``Listener`` (``infrastructure/listening.py``) with a connection of
+its own ``LISTEN``s on that channel and wakes the loop. Polling every
+``poll_interval`` stays as the fallback: on SQLite, and whenever the
+listener is down.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
 
+from infrastructure.listening import Listener
 from infrastructure.views import LinliViews, PositionMoved
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,7 @@ class ViewUpdater:
         self.last_error: str | None = None
         self._listen = listen
         self._channel = channel
-        self._listener: threading.Thread | None = None
-        self.listening = False  # a LISTEN connection is up
-        self.listener_error: str | None = None
+        self._listener: Listener | None = None
 
     @property
     def position(self) -> int:
@@ -139,51 +138,31 @@ class ViewUpdater:
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._listener is not None:
-            self._listener.join(timeout=10)
+            self._listener.stop()
 
     # ----- being woken by other processes' writes (PostgreSQL) ------------------
 
-    _LISTEN_WAIT = 0.5  # how often the listener looks at the stop flag
-    _LISTEN_BACKOFF = (0.2, 5.0)  # first and longest wait between connection attempts
+    @property
+    def listening(self) -> bool:
+        """Whether a LISTEN connection is up."""
+        return self._listener is not None and self._listener.listening
+
+    @property
+    def listener_error(self) -> str | None:
+        return self._listener.error if self._listener is not None else None
 
     def _start_listener(self) -> None:
         if self._listen is None or self._channel is None or self._listener is not None:
             return
-        self._listener = threading.Thread(
-            target=self._listen_loop, name="linli-views-listen", daemon=True
+        # Whatever was written while no one listened is read when it connects.
+        self._listener = Listener(
+            self._listen,
+            self._channel,
+            on_connect=self._wake.set,
+            on_notify=lambda _payload: self._wake.set(),
+            name="linli-views-listen",
         )
         self._listener.start()
-
-    def _listen_loop(self) -> None:
-        from psycopg.sql import SQL, Identifier
-
-        assert self._listen is not None
-        first, longest = self._LISTEN_BACKOFF
-        backoff = first
-        while not self._stopping.is_set():
-            try:
-                with self._listen() as conn:
-                    conn.execute(SQL("LISTEN {}").format(Identifier(self._channel)))
-                    self.listening = True
-                    self.listener_error = None
-                    backoff = first
-                    # Whatever was written while no one listened: look now.
-                    self._wake.set()
-                    while not self._stopping.is_set():
-                        # A burst of notifications is one wake: the loop reads
-                        # everything committed so far in its next batch.
-                        for _ in conn.notifies(timeout=self._LISTEN_WAIT, stop_after=1):
-                            self._wake.set()
-            except Exception as error:  # the database went away: poll, and try again
-                if self._stopping.is_set():
-                    break
-                if self.listening or self.listener_error is None:
-                    log.warning("view listener lost its connection (%s); polling meanwhile", error)
-                self.listener_error = f"{type(error).__name__}: {error}"
-            finally:
-                self.listening = False
-            self._stopping.wait(backoff)
-            backoff = min(backoff * 2, longest)
 
     def _loop(self) -> None:
         self._start_listener()
