@@ -108,6 +108,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         built = services or build_services(settings or Settings())
         app.state.services = built
+        if owned:
+            built.listen_for_other_writers()
         if owned and built.settings.run_projections:
             built.updater.catch_up()
             built.updater.start()

@@ -16,6 +16,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
+from application.recent import RecentAggregates
 from domain.actor import Actor
 from domain.calendar import DeadlinePolicy
 from domain.compound import Compound
@@ -92,8 +93,11 @@ class LinliBase(Application):
         *,
         deadline_policy: DeadlinePolicy,
         evaluation_window: timedelta = timedelta(days=7),
+        kept_aggregates: int = 10_000,
     ) -> None:
         super().__init__(env)
+        # Aggregates as this process's commands saved them (application/recent.py).
+        self.kept = RecentAggregates(kept_aggregates)
         self.deadline_policy = deadline_policy
         self.evaluation_window = evaluation_window
         self._listeners: list[Callable[[int], None]] = []
@@ -174,6 +178,8 @@ class LinliBase(Application):
                 "extra": json.dumps(extra or {}),
             }
         recordings = self._save_aggregates(aggregates, kwargs)
+        for aggregate in aggregates:
+            self.kept.keep(aggregate)  # as saved: the next command on it starts here
         position = recordings[-1].notification.id if recordings else 0
         return Recorded(primary.id, primary.version, position, dict(extra or {}))
 
@@ -228,21 +234,37 @@ class LinliBase(Application):
         """
         if (earlier := self._replayed()) is not None:
             return earlier
-        for attempt in range(self.max_retries):
-            aggregate = self._load(cls, aggregate_id, what)
-            if expected_version is not None and aggregate.version != expected_version:
-                raise StaleVersion(expected_version, aggregate.version)
-            change(aggregate)
+        # A kept copy may be stale (application/recent.py): it is tried once,
+        # and a command that fails on it, by a rule or by colliding with what
+        # another process saved, runs again on the stored state before it is
+        # answered. Only a lost race on the stored state is retried with a wait.
+        kept = self.kept.take(aggregate_id)
+        attempt = 0
+        while attempt < self.max_retries:
+            from_kept = isinstance(kept, cls)
+            aggregate: A = kept if from_kept else self._load(cls, aggregate_id, what)  # type: ignore[assignment]
+            kept = None
+            try:
+                if expected_version is not None and aggregate.version != expected_version:
+                    raise StaleVersion(expected_version, aggregate.version)
+                change(aggregate)
+            except Exception:
+                if from_kept:
+                    continue
+                raise
             try:
                 return self._commit(aggregate, extra=extra)
             except IntegrityError:
                 if (earlier := self._replayed()) is not None:
                     return earlier  # the same keyed command, committed meanwhile
+                if from_kept:
+                    continue
                 if expected_version is not None:
                     current = self._load(cls, aggregate_id, what).version
                     raise StaleVersion(expected_version, current) from None
-                log.info("version race on %s %s, attempt %d", what, aggregate_id, attempt + 1)
-                time.sleep(0.005 * (attempt + 1))
+                attempt += 1
+                log.info("version race on %s %s, attempt %d", what, aggregate_id, attempt)
+                time.sleep(0.005 * attempt)
         raise ConcurrentChange(f"{what} {aggregate_id} kept changing; try again")
 
     def _create(

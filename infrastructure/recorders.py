@@ -30,10 +30,25 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 IDEMPOTENCY_TABLE = "linli_idempotency"
 KEY_FIELDS = ("scope", "request", "aggregate_id", "version", "last_id", "last_version", "extra")
+# The longest payload the save's NOTIFY carries: PostgreSQL refuses one of
+# 8000 bytes or more, and with it the save. About 190 aggregates fit.
+NOTIFY_PAYLOAD_LIMIT = 7900
+
+
+def changed_aggregates(payload: str) -> list[tuple[UUID, int]] | None:
+    """The aggregates a save's notification names, each with the last version
+    saved (``"id:version,id:version"``); None when it names none (a save of
+    more than a notification holds), or when it cannot be read."""
+    if not payload:
+        return None
+    try:
+        return [(UUID(i), int(v)) for i, _, v in (part.partition(":") for part in payload.split(","))]
+    except ValueError:
+        return None
 
 
 class SQLiteLinliRecorder(SQLiteApplicationRecorder):
@@ -236,11 +251,18 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
                 "key_aggregate_id uuid[], key_version bigint[], key_last_id uuid[], "
                 "key_last_version bigint[], key_extra text[]) "
                 "RETURNS TABLE (notification_id bigint) LANGUAGE plpgsql AS $body$ "
+                "DECLARE changed text; "
                 "BEGIN "
                 "IF cardinality(ids) > 0 THEN "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
-                "NOTIFY {channel}; "
+                # The notification names each aggregate saved and its last
+                # version (``changed_aggregates``); empty when they would not
+                # fit in one (PostgreSQL's limit is 8000 bytes).
+                "SELECT string_agg(i::text || ':' || v::text, ',') INTO changed "
+                "FROM (SELECT i, max(v) AS v FROM unnest(ids, versions) AS u(i, v) GROUP BY i) AS s; "
+                "IF length(changed) > {payload_limit} THEN changed := ''; END IF; "
+                "PERFORM pg_notify({channel}, changed); "
                 "END IF; "
                 "IF cardinality(key_scope) > 0 THEN "
                 "INSERT INTO {schema}.{keys} SELECT * FROM unnest(key_scope, key_request, "
@@ -257,7 +279,8 @@ class PostgresLinliRecorder(PostgresApplicationRecorder):
                 id_type=id_type,
                 lock_timeout=self.datastore.lock_timeout,
                 events=events,
-                channel=Identifier(self.channel_name),
+                channel=Literal(self.channel_name),
+                payload_limit=Literal(NOTIFY_PAYLOAD_LIMIT),
                 keys=keys,
             )
         )

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # it is refused at once. 0: read the credentials table on every request.
     auth_cache_seconds: float = Field(default=1.0, ge=0, le=30)
 
+    # Aggregates each process keeps as its commands saved them, to start the
+    # next command on one from (application/recent.py); 0 keeps none.
+    kept_aggregates: int = Field(default=10_000, ge=0, le=1_000_000)
+
     run_projections: bool = True
     view_wait_timeout: float = Field(default=5.0, gt=0, le=60)
     projection_batch_size: int = Field(default=2000, ge=1, le=10000)

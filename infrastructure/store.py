@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import select
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +15,8 @@ import psycopg
 from application.app import Linli
 from infrastructure.calendar import deadline_policy
 from infrastructure.credentials import Credentials
+from infrastructure.listening import Listener
+from infrastructure.recorders import changed_aggregates
 from infrastructure.runner import ViewUpdater
 from infrastructure.settings import Settings
 from infrastructure.views import EventLog, LinliViews, PostgresViews, SQLiteViews
@@ -56,9 +58,18 @@ class Services:
     views: LinliViews
     credentials: Credentials
     updater: ViewUpdater
+    other_writers: Listener | None = None
+
+    def listen_for_other_writers(self) -> None:
+        """For a serving process: forget the kept copies of aggregates that
+        other processes save (PostgreSQL; elsewhere nothing tells)."""
+        if self.other_writers is not None:
+            self.other_writers.start()
 
     def close(self) -> None:
         self.updater.stop()
+        if self.other_writers is not None:
+            self.other_writers.stop()
         self.app.close()
 
 
@@ -135,23 +146,46 @@ def schema_lock(settings: Settings) -> Iterator[None]:
             )
 
 
-def _listening(settings: Settings, app: Linli) -> dict[str, Any]:
-    """On PostgreSQL: how the view updater LISTENs for the NOTIFY that the
-    library's recorder issues in every insert transaction, from any process."""
-    if settings.store != "postgres":
-        return {}
+def _listen(settings: Settings, name: str) -> Callable[[], psycopg.Connection[Any]]:
+    """How a ``Listener`` opens its connection to PostgreSQL, named ``name``."""
 
     def listen() -> psycopg.Connection[Any]:
         return connect(
             settings,
-            application_name="linli-views-listen",
+            application_name=name,
             keepalives=1,
             keepalives_idle=10,
             keepalives_interval=5,
             keepalives_count=3,
         )
 
-    return {"listen": listen, "channel": app.recorder.channel_name}  # type: ignore[attr-defined]
+    return listen
+
+
+def _listening(settings: Settings, app: Linli) -> dict[str, Any]:
+    """On PostgreSQL: how the view updater LISTENs for the NOTIFY that every
+    save issues, from any process."""
+    if settings.store != "postgres":
+        return {}
+    return {
+        "listen": _listen(settings, "linli-views-listen"),
+        "channel": app.recorder.channel_name,  # type: ignore[attr-defined]
+    }
+
+
+def _other_writers(settings: Settings, app: Linli) -> Listener | None:
+    """On PostgreSQL, with copies kept: a listener that makes the application
+    forget its copies of what other processes save (application/recent.py)."""
+    if settings.store != "postgres" or settings.kept_aggregates == 0:
+        return None
+    return Listener(
+        _listen(settings, "linli-kept-listen"),
+        app.recorder.channel_name,  # type: ignore[attr-defined]
+        # Connected anew: whatever was saved meanwhile is not known.
+        on_connect=lambda: app.kept.forget(None),
+        on_notify=lambda payload: app.kept.forget(changed_aggregates(payload)),
+        name="linli-kept-listen",
+    )
 
 
 def build_services(settings: Settings) -> Services:
@@ -160,6 +194,7 @@ def build_services(settings: Settings) -> Services:
             application_env(settings),
             deadline_policy=deadline_policy(settings),
             evaluation_window=timedelta(days=settings.evaluation_window_days),
+            kept_aggregates=settings.kept_aggregates,
         )
         datastore = app.factory.datastore  # type: ignore[attr-defined]
         if settings.store == "postgres":
@@ -180,4 +215,6 @@ def build_services(settings: Settings) -> Services:
         **_listening(settings, app),
     )
     app.on_recorded(updater.wake)
-    return Services(settings, app, views, Credentials(views), updater)
+    return Services(
+        settings, app, views, Credentials(views), updater, _other_writers(settings, app)
+    )
