@@ -8,8 +8,9 @@ under CI=true, where that is a failure.
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -24,6 +25,18 @@ PG = {
     "user": os.environ.get("LINLI_TEST_POSTGRES_USER", "postgres"),
     "password": os.environ.get("LINLI_TEST_POSTGRES_PASSWORD", ""),
 }
+
+
+def until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Whether ``condition()`` came true within ``timeout`` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 SKIP_REASON = (
     "PostgreSQL not reachable at {host}:{port} as {user}; set LINLI_TEST_POSTGRES_HOST, "
     "LINLI_TEST_POSTGRES_PORT, LINLI_TEST_POSTGRES_USER and LINLI_TEST_POSTGRES_PASSWORD"

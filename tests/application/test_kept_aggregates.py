@@ -5,23 +5,22 @@ process hears what other processes save and forgets its stale copies."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from application.base import StaleVersion
 from application.recent import RecentAggregates
 from domain.compound import Compound
 from domain.errors import IllegalTransition
 from domain.need import NeedStatus
-from api.app import create_app
 from infrastructure.recorders import NOTIFY_PAYLOAD_LIMIT, changed_aggregates
 from infrastructure.store import Services, build_services
-from tests.conftest import PG, settings_for
+from tests.conftest import PG, settings_for, until
 from tests.world import ADMIN, World, build_world
 
 
@@ -222,15 +221,6 @@ def test_a_notification_names_aggregates_and_versions_or_nothing() -> None:
 # ----- hearing other processes' saves (PostgreSQL) ----------------------------------------
 
 
-def _until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 @pytest.fixture
 def serving(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[World, Services]]:
     """A serving process that listens for other writers, and another process."""
@@ -242,7 +232,7 @@ def serving(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[World, S
         services.listen_for_other_writers()
         listener = services.other_writers
         assert listener is not None
-        assert _until(lambda: listener.listening), listener.error
+        assert until(lambda: listener.listening), listener.error
         yield world, other
     finally:
         other.close()
@@ -272,7 +262,7 @@ def test_a_copy_another_process_saved_over_is_forgotten_before_it_could_collide(
     assert need_id in app.kept
     pc = world.actors["property_company"]
     other.app.acknowledge_need(pc, need_id)
-    assert _until(lambda: need_id not in app.kept)
+    assert until(lambda: need_id not in app.kept)
     saves = _CountedSaves(world.services, monkeypatch)
     assert app.resolve_need(pc, need_id, outcome="已修复").version == 5
     assert saves.count == 1  # read from the store, saved once: no collision first
@@ -285,7 +275,7 @@ def test_a_process_does_not_forget_what_it_saved_itself(serving: tuple[World, Se
     assert listener is not None
     heard = listener.heard
     need_id = _assigned_need(world)  # three saves, three notifications
-    assert _until(lambda: listener.heard >= heard + 3)
+    assert until(lambda: listener.heard >= heard + 3)
     assert need_id in world.services.app.kept
 
 
@@ -297,7 +287,7 @@ def test_a_save_of_more_aggregates_than_a_notification_names_is_saved_and_forget
     need_id = _assigned_need(world)
     many = [_compound() for _ in range(NOTIFY_PAYLOAD_LIMIT // 30)]
     other.app.save(*many)
-    assert _until(lambda: len(world.services.app.kept) == 0)
+    assert until(lambda: len(world.services.app.kept) == 0)
     assert need_id not in world.services.app.kept
     stored = other.app.repository.get(many[-1].id)
     assert stored.name == many[-1].name
@@ -320,8 +310,8 @@ def test_a_listener_that_lost_its_connection_forgets_all_when_it_is_back(
             "AND query ILIKE 'LISTEN%'"
         ).fetchall()
     assert killed, "no listener connection found"
-    assert _until(lambda: listener.error is not None)
-    assert _until(lambda: listener.listening), listener.error
+    assert until(lambda: listener.error is not None)
+    assert until(lambda: listener.listening), listener.error
     assert need_id not in world.services.app.kept  # anything may have been saved meanwhile
 
 
@@ -331,5 +321,5 @@ def test_the_api_process_listens_for_other_writers(request: pytest.FixtureReques
     with TestClient(create_app(settings)) as client:
         listener = client.app.state.services.other_writers
         assert listener is not None
-        assert _until(lambda: listener.listening), listener.error
+        assert until(lambda: listener.listening), listener.error
     assert not listener.is_alive()

@@ -4,7 +4,7 @@ polling as the fallback, and stopping cleanly."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -15,19 +15,10 @@ import pytest
 from application.readmodel import utc_text
 
 from infrastructure.store import Services, build_services
-from tests.conftest import PG, settings_for
+from tests.conftest import PG, settings_for, until
 from tests.world import ADMIN
 
 LONG_POLL = 5.0  # far longer than any wake by notification may take
-
-
-def _until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture
@@ -40,7 +31,7 @@ def pair(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[Services, S
     writer = build_services(settings)
     keeper.updater.start()
     try:
-        assert _until(lambda: keeper.updater.listening, 5.0), keeper.updater.listener_error
+        assert until(lambda: keeper.updater.listening, 5.0), keeper.updater.listener_error
         yield keeper, writer
     finally:
         writer.close()
@@ -90,8 +81,8 @@ def test_the_listener_reconnects_after_losing_its_connection(
         ).fetchall()
     assert killed, "no listener connection found"
     # It notices, and comes back (first retry after 0.2 s).
-    assert _until(lambda: keeper.updater.listener_error is not None or not keeper.updater.listening, 3.0)
-    assert _until(lambda: keeper.updater.listening, 5.0), keeper.updater.listener_error
+    assert until(lambda: keeper.updater.listener_error is not None or not keeper.updater.listening, 3.0)
+    assert until(lambda: keeper.updater.listening, 5.0), keeper.updater.listener_error
     time.sleep(0.3)
     began = time.monotonic()
     position = _write_elsewhere(writer, "重连之后")
@@ -107,7 +98,7 @@ def test_stop_ends_the_loop_and_the_listener_promptly(
         settings_for("postgres", request, tmp_path, projection_poll_interval=LONG_POLL)
     )
     services.updater.start()
-    assert _until(lambda: services.updater.listening, 5.0)
+    assert until(lambda: services.updater.listening, 5.0)
     began = time.monotonic()
     services.close()
     assert time.monotonic() - began < 2.0
