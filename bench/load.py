@@ -165,6 +165,26 @@ class LinliMix(Lifecycle):
         return "POST", path, {"evaluation": "satisfied"}, self.auth["grid_worker"]
 
 
+class LinliMixByRole(LinliMix):
+    """The same mix, each role's commands on a keep-alive connection of its own,
+    as the grid worker's, the staff's and the property company's clients would
+    send them: a case's commands go through whichever worker each connection
+    reached, so a worker often meets a need that another one saved last."""
+
+    ROLES = {"register": "grid_worker", "accept": "staff", "assign": "staff",
+             "acknowledge": "property_company", "resolve": "property_company",
+             "evaluate": "grid_worker"}
+
+    def step(self, client: Client) -> tuple[str, int, int | None]:
+        local = self.local
+        if not hasattr(local, "clients"):
+            local.clients = {"grid_worker": client}
+        role = self.ROLES[self.STEPS[getattr(local, "index", 0)]]
+        if role not in local.clients:
+            local.clients[role] = Client(client.host, client.port)
+        return super().step(local.clients[role])
+
+
 class CrudMix(Lifecycle):
     def request(self, step: str, case: str | None) -> tuple[str, str, Any, dict[str, str]]:
         if step == "register":
@@ -216,6 +236,7 @@ WORKLOADS = {
     "naive_read": NaiveRead,
     "crud_mix": CrudMix,
     "linli_mix": LinliMix,
+    "linli_mix_by_role": LinliMixByRole,
     "linli_queries": LinliQueries,
 }
 

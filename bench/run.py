@@ -386,6 +386,8 @@ def measure(pg: Pg, sizes: Sizes, optimize: bool, tmp: Path, stack: ExitStack) -
     linli["commands"] = load(server, "linli_mix", sizes, tmp, data=mix_data)
     rate = linli["commands"]["rate"]
     step(f"  commands {rate:.0f}/s")
+    linli["commands_by_role"] = load(server, "linli_mix_by_role", sizes, tmp, data=mix_data)
+    step(f"  commands, each role on its own connection {linli['commands_by_role']['rate']:.0f}/s")
     linli["lag"] = load(
         server, "linli_mix", sizes, tmp, data=mix_data, rate=max(rate / 2, 1.0),
         duration=sizes.lag_duration, warmup=0.0,
@@ -483,6 +485,9 @@ def figures(m: dict[str, Any]) -> list[dict[str, Any]]:
         crud["rate"], ">= 0.80", lambda r, v: r >= 0.8)
     add("commands/s, need mix over HTTP", commands["rate"], "/s", "library ceiling (in-process saves)",
         lib["rate"])
+    by_role = linli["commands_by_role"]
+    add("commands/s, each role on its own connection", by_role["rate"], "/s", "CRUD peer, same mix",
+        crud["rate"])
     add("command p50", commands["latency"]["p50_ms"], "ms", "naive POST p50",
         naive["latency"]["p50_ms"])
     add("command p99", commands["latency"]["p99_ms"], "ms", "naive POST p99",
