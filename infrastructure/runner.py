@@ -66,6 +66,8 @@ class ViewUpdater:
         self._listen = listen
         self._channel = channel
         self._listener: Listener | None = None
+        # The batch read while the last one was being stored: (its start, its events).
+        self._ahead: tuple[int, list[tuple[Any, int]]] | None = None
 
     @property
     def position(self) -> int:
@@ -74,19 +76,35 @@ class ViewUpdater:
     def log_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
+    def _read(self, start: int) -> list[tuple[Any, int]]:
+        """The next batch of events from ``start``, decoded, with their positions."""
+        notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size)
+        return [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
+
+    def _read_ahead(self, start: int) -> None:
+        self._ahead = (start, self._read(start))
+
     def run_once(self) -> int:
         """Apply the next batch of events; return how many there were."""
         while True:
-            notifications = self.app.recorder.select_notifications(
-                start=self._position + 1, limit=self.batch_size
-            )
-            if not notifications:
+            start = self._position + 1
+            ahead, self._ahead = self._ahead, None
+            items = ahead[1] if ahead is not None and ahead[0] == start else self._read(start)
+            if not items:
                 return 0
-            items = [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
-            last = notifications[-1].id
+            last = items[-1][1]
             tracking = Tracking(self.views.tracking_name(self.app.name), last)
+
+            # A full batch: more are waiting (catching up). The next one is read
+            # and decoded while the server stores this one's rows (PostgreSQL;
+            # on SQLite it would only hold the batch's write lock longer).
+            meanwhile = None
+            if len(items) == self.batch_size and self.views.stores_while_waiting:
+                meanwhile = lambda: self._read_ahead(last + 1)  # noqa: E731
             try:
-                self.views.process_batch(items, tracking, expected_position=self._position)
+                self.views.process_batch(
+                    items, tracking, expected_position=self._position, meanwhile=meanwhile
+                )
             except PositionMoved as moved:
                 # Another writer, or a rebuild swapped in: go on from where the views are.
                 log.info("views moved to position %d; resuming from there", moved.stored)
@@ -97,7 +115,7 @@ class ViewUpdater:
             with self._changed:
                 self._position = last
                 self._changed.notify_all()
-            return len(notifications)
+            return len(items)
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         done = 0

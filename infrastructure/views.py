@@ -165,11 +165,14 @@ class LinliViews:
         items: Sequence[tuple[Any, int]],
         tracking: Tracking,
         expected_position: int | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> None:
         """Apply events (with their log positions) and record ``tracking``, atomically.
 
         With ``expected_position``, first lock the tracking row and check the
         views are still there (before anything is written); else raise ``PositionMoved``.
+        ``meanwhile`` is called once the batch's rows are sent and before its
+        end is waited for: on PostgreSQL the server is still storing them then.
         """
         with self.writing() as c, self._pipelined(c):
             self._begin_batch(c)
@@ -182,7 +185,13 @@ class LinliViews:
                         raise PositionMoved(position)
 
             self._apply(c, items, check)
+            if meanwhile is not None:
+                meanwhile()
             self._insert_tracking(self._cursor(c), tracking)  # type: ignore[attr-defined]
+
+    # Whether the server stores a batch's rows while ``process_batch`` waits
+    # for its end, so that work given as ``meanwhile`` runs beside it.
+    stores_while_waiting = False
 
     def _pipelined(self, c: Any) -> Any:
         """Where the statements of a batch go without waiting for each one's answer."""
@@ -777,6 +786,8 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
             return int(row["notification_id"]) if row else 0
 
         return stored
+
+    stores_while_waiting = True
 
     def _pipelined(self, c: Any) -> Any:
         """A batch's statements go in one pipeline: each is sent at once and

@@ -15,6 +15,7 @@ from eventsourcing.persistence import Tracking
 
 from application import readmodel
 from application.readmodel import SUMMARIES, _summarizer, summaries, utc_text, uuid_text
+from infrastructure.runner import ViewUpdater
 from infrastructure.store import Services, build_services
 from infrastructure.views import PositionMoved, PostgresViews
 from tests.world import World, build_world, commitment_in_effect
@@ -120,6 +121,47 @@ def test_the_rows_are_the_same_however_the_log_is_batched(
     kinds = {(row[0], row[2]) for row in live["case_history"]}
     assert any(kind == "consultation" for _, kind in kinds)
     assert any(kind == "need" for _, kind in kinds)
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_an_updater_catching_up_reads_each_next_batch_while_the_last_is_stored(
+    world: World, make_settings, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    services = world.services
+    last = _drive(world)
+    assert services.updater.wait_for(last, 10)
+    services.updater.stop()  # so that only the updater below reads the log
+    fresh = build_services(make_settings())  # empty views, fed from the same log
+    try:
+        updater = ViewUpdater(services.app, fresh.views, batch_size=batch)
+        storing = False
+        reads: list[bool] = []  # for each read of the log: whether a batch was being stored
+        select, process = services.app.recorder.select_notifications, fresh.views.process_batch
+
+        def read(*args: Any, **kwargs: Any) -> Any:
+            reads.append(storing)
+            return select(*args, **kwargs)
+
+        def store(*args: Any, **kwargs: Any) -> None:
+            nonlocal storing
+            storing = True
+            try:
+                process(*args, **kwargs)
+            finally:
+                storing = False
+
+        monkeypatch.setattr(services.app.recorder, "select_notifications", read)
+        monkeypatch.setattr(fresh.views, "process_batch", store)
+        updater.catch_up()
+        assert updater.position == services.updater.position
+        assert _raw(fresh) == _raw(services)
+        ahead = sum(reads)
+        if isinstance(fresh.views, PostgresViews):  # all but the first read and the last
+            assert ahead >= max(len(reads) - 2, 1)
+        else:  # SQLite: a batch's transaction holds the write lock; nothing beside it
+            assert ahead == 0
+    finally:
+        fresh.close()
 
 
 def test_the_rows_are_the_same_however_the_statements_are_chunked(
