@@ -281,7 +281,14 @@ class LinliBase(Application):
             raise
 
     def get_party(self, party_id: UUID) -> Party:
-        return self._load(Party, party_id, "party")
+        # A party never changes once registered (domain/party.py): a copy kept
+        # in this process is the stored party, and threads may share it.
+        kept = self.kept.peek(party_id)
+        if isinstance(kept, Party):
+            return kept
+        party = self._load(Party, party_id, "party")
+        self.kept.keep(party)
+        return party
 
     def _visible_compound(self, by: Actor, compound_id: UUID, field: str) -> Compound:
         """A compound named in a command's body: unknown or not covered is a 422 on the field."""

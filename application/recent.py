@@ -49,6 +49,15 @@ class RecentAggregates:
         with self._lock:
             return self._kept.pop(aggregate_id, None)
 
+    def peek(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate kept under ``aggregate_id``, still kept; or None. Only
+        for aggregates that never change, which threads may share."""
+        with self._lock:
+            kept = self._kept.get(aggregate_id)
+            if kept is not None:
+                self._kept.move_to_end(aggregate_id)
+            return kept
+
     def keep(self, aggregate: Aggregate) -> None:
         """Keep ``aggregate``, as saved, for the next command on it."""
         if self._size <= 0:

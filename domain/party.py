@@ -19,7 +19,12 @@ PARTY_KIND_LABELS_ZH = {
 
 
 class Party(Aggregate):
-    """An organisation that acts on needs in one compound."""
+    """An organisation that acts on needs in one compound.
+
+    A party never changes once registered: its only event is ``Registered``.
+    The application shares one copy of a party between its commands and
+    never reads it again (``LinliBase.get_party``); an event that changed a
+    party would have to end that."""
 
     class Event(Aggregate.Event):
         actor_id: str

@@ -103,6 +103,26 @@ def test_with_nothing_kept_every_command_reads_the_store(
         services.close()
 
 
+def test_a_party_is_read_from_the_store_once_per_process(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    party_id = world.parties["property_company"]
+    restarted = build_services(world.services.settings)  # keeps nothing yet
+    try:
+        reads = _CountedReads(restarted, monkeypatch)
+        staff = world.actors["staff"]
+        for title in ("电梯停运", "楼道漏水"):
+            need_id = restarted.app.register_need(
+                world.actors["grid_worker"], compound_id=world.compound_id,
+                source="hotline", title=title, description=title,
+            ).id
+            restarted.app.accept_need(staff, need_id, priority="normal")
+            restarted.app.assign_need(staff, need_id, party_id=party_id)
+        assert reads.ids.count(party_id) == 1
+    finally:
+        restarted.close()
+
+
 def test_a_command_not_allowed_on_a_stale_copy_is_decided_on_the_stored_state(
     world: World, other: Services
 ) -> None:
@@ -190,6 +210,16 @@ def test_the_least_recently_kept_go_first_beyond_the_size() -> None:
     assert len(recent) == 2
     assert recent.take(second.id) is None
     assert recent.take(first.id) is first and recent.take(third.id) is third
+
+
+def test_a_peek_leaves_the_aggregate_kept_as_the_most_recent() -> None:
+    recent = RecentAggregates(2)
+    first, second, third = _compound(), _compound(), _compound()
+    recent.keep(first)
+    recent.keep(second)
+    assert recent.peek(first.id) is first and recent.peek(first.id) is first
+    recent.keep(third)  # the least recently used, second, goes
+    assert second.id not in recent and first.id in recent
 
 
 def test_a_size_of_nothing_keeps_nothing() -> None:

@@ -225,3 +225,17 @@ def test_register_party_rejects_bad_name(name: str) -> None:
         Party.register(by=STAFF, compound_id=COMPOUND_ID, kind="property_company", name=name)
 
     assert refused.value.field == "name"
+
+
+def test_a_party_has_no_event_but_its_registration() -> None:
+    """The application shares one kept copy of a party and never reads it again
+    (LinliBase.get_party): an event that changed a party must end that first."""
+    from eventsourcing.domain import Aggregate
+
+    events = [
+        value
+        for value in vars(Party).values()
+        if isinstance(value, type) and issubclass(value, Aggregate.Event)
+    ]
+    assert Party.Registered in events
+    assert all(issubclass(e, Aggregate.Created) for e in events if e is not Party.Event)
