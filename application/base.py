@@ -155,10 +155,6 @@ class LinliBase(Application):
         key = request_key.get()
         return key.new_id(n) if key is not None else uuid4()
 
-    def _save(self, *aggregates: Aggregate, extra: dict[str, Any] | None = None) -> int:
-        """Save in one transaction and return the log position of the last event."""
-        return self._commit(*aggregates, extra=extra).position
-
     def _commit(self, *aggregates: Aggregate, extra: dict[str, Any] | None = None) -> Recorded:
         """Save in one transaction; with an idempotency key, record the key and
         the result (for the first aggregate) in that same transaction."""
@@ -178,10 +174,13 @@ class LinliBase(Application):
                 "extra": json.dumps(extra or {}),
             }
         recordings = self._save_aggregates(aggregates, kwargs)
-        for aggregate in aggregates:
-            self.kept.keep(aggregate)  # as saved: the next command on it starts here
         position = recordings[-1].notification.id if recordings else 0
-        return Recorded(primary.id, primary.version, position, dict(extra or {}))
+        recorded = Recorded(primary.id, primary.version, position, dict(extra or {}))
+        # As saved, the next command on each starts here. Once kept, another
+        # thread's command may take and change one: nothing here reads them after.
+        for aggregate in aggregates:
+            self.kept.keep(aggregate)
+        return recorded
 
     def _save_aggregates(
         self, aggregates: tuple[Aggregate, ...], kwargs: dict[str, Any]

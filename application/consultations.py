@@ -143,7 +143,9 @@ class ConsultationCommands(LinliBase):
             need.escalate(by=by, consultation_id=consultation.id)
             consultation.attach_need(by=by, need_id=need.id)
             try:
-                position = self._save(need, consultation)
+                # The answer is made before the saved copies are kept for other
+                # threads' commands (LinliBase._commit): nothing reads them after.
+                return self._commit(need, consultation)
             except IntegrityError:
                 if (earlier := self._replayed()) is not None:
                     return earlier
@@ -151,7 +153,6 @@ class ConsultationCommands(LinliBase):
                     raise StaleVersion(expected_version, need.version) from None
                 self._lost_race("need", need_id, attempt)
                 continue
-            return Recorded(need.id, need.version, position)
         raise ConcurrentChange(f"need {need_id} kept changing; try again")
 
     def _consultation_named(
@@ -391,7 +392,7 @@ class ConsultationCommands(LinliBase):
             if consultation.is_concluded and not was_concluded:
                 needs = self._return_needs(by, consultation)
             try:
-                position = self._save(consultation, *needs)
+                return self._commit(consultation, *needs)
             except IntegrityError:
                 if (earlier := self._replayed()) is not None:
                     return earlier
@@ -399,7 +400,6 @@ class ConsultationCommands(LinliBase):
                     raise StaleVersion(expected_version, consultation.version) from None
                 self._lost_race("consultation", consultation_id, attempt)
                 continue
-            return Recorded(consultation.id, consultation.version, position)
         raise ConcurrentChange(f"consultation {consultation_id} kept changing; try again")
 
     def _return_needs(self, by: Actor, consultation: Consultation) -> list[Need]:

@@ -82,14 +82,26 @@ class ViewUpdater:
         return [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
 
     def _read_ahead(self, start: int) -> None:
-        self._ahead = (start, self._read(start))
+        """Best effort: a read that fails (no pooled connection to spare, say)
+        must not undo the batch being stored; the next pass reads again."""
+        try:
+            self._ahead = (start, self._read(start))
+        except Exception as error:
+            log.warning("reading the next batch ahead failed (%s); reading it after", error)
+            self._ahead = None
 
     def run_once(self) -> int:
         """Apply the next batch of events; return how many there were."""
         while True:
             start = self._position + 1
             ahead, self._ahead = self._ahead, None
-            items = ahead[1] if ahead is not None and ahead[0] == start else self._read(start)
+            # Only a full batch read ahead is used: one that came short was read
+            # before this pass cleared the loop's wake, and what was written
+            # after it would wait for the next poll.
+            if ahead is not None and ahead[0] == start and len(ahead[1]) == self.batch_size:
+                items = ahead[1]
+            else:
+                items = self._read(start)
             if not items:
                 return 0
             last = items[-1][1]

@@ -156,8 +156,10 @@ def test_an_updater_catching_up_reads_each_next_batch_while_the_last_is_stored(
         assert updater.position == services.updater.position
         assert _raw(fresh) == _raw(services)
         ahead = sum(reads)
-        if isinstance(fresh.views, PostgresViews):  # all but the first read and the last
-            assert ahead >= max(len(reads) - 2, 1)
+        # On PostgreSQL all but the first read, the last, and a short batch
+        # read ahead, which is read again after its batch is stored.
+        if isinstance(fresh.views, PostgresViews):
+            assert ahead >= max(len(reads) - 3, 1)
         else:  # SQLite: a batch's transaction holds the write lock; nothing beside it
             assert ahead == 0
     finally:
