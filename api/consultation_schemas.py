@@ -40,7 +40,8 @@ class ConsultationPropose(Command):
 
 class Owner(Command):
     owner_id: OwnerId = Field(
-        description="the owner's id; a resident votes as their household id"
+        description="the owner's id: a person's id, or a household's id for a household "
+        "without an owner person"
     )
     exclusive_area: Decimal = Field(
         gt=0, le=100000, max_digits=10, decimal_places=2, description="exclusive floor area, m²"
@@ -66,7 +67,8 @@ class ConsultationConvene(Command):
         default=None,
         min_length=1,
         max_length=MAX_ELECTORATE,
-        description="omit to take every household of the compound with its exclusive area",
+        description="omit to take the owners of the compound's households: an owner person "
+        "of several units once, with the sum of their areas; each other household by its id",
     )
 
 

@@ -44,7 +44,16 @@ class HouseholdAdd(Command):
     building_id: UUID
     number: str = text(30)
     exclusive_area: Decimal = Field(gt=0, le=100000, max_digits=10, decimal_places=2)
-    owner_name: str | None = Field(default=None, max_length=100)
+    owner_name: str | None = Field(
+        default=None, max_length=100, description="display text only (who owns it, as written)"
+    )
+    owner_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="the owning person's id in the person registry; an owner of several "
+        "units is one owner with the sum of their areas in an owners' vote",
+    )
 
 
 class PartyRegister(Command):

@@ -278,7 +278,7 @@ def _labels(values: dict[str, Any]) -> dict[str, Any]:
         "method_zh": METHOD_LABELS_ZH.get(method or "", "-"),
         "outcome_zh": OUTCOME_LABELS_ZH.get(outcome or "", "-"),
         "electorate_zh": (
-            f"，表决业主 {values.get('total_owners')} 户、专有面积 {values.get('total_area')} m²"
+            f"，表决业主 {values.get('total_owners')} 人、专有面积 {values.get('total_area')} m²"
             if method == "vote"
             else ""
         ),

@@ -24,7 +24,7 @@ from application.access import CASE_READERS, authorize, can_see_need, register_p
 from application.base import ConcurrentChange, LinliBase, Recorded, StaleVersion
 from domain.actor import PARTY_ROLES, Actor, Role
 from domain.compound import Compound
-from domain.consultation import Consultation
+from domain.consultation import Consultation, Elector, owners_of_households
 from domain.errors import InvalidValue, NotFound
 from domain.need import TRANSITIONS as NEED_TRANSITIONS
 from domain.need import Need, NeedStatus
@@ -201,12 +201,13 @@ class ConsultationCommands(LinliBase):
         expected_version: int | None = None,
     ) -> Recorded:
         """Convene it. A vote's electorate is given, or else taken from the
-        compound's households (owner id = household id, area = its exclusive area)."""
+        compound's households: each owner person once with the sum of their
+        units' areas, each household without an owner person by its own id."""
 
         def convene(c: Consultation) -> None:
             for party_id in invited_party_ids:
                 self._party_of(c, party_id, "invited_party_ids")
-            owners = electorate
+            owners: Sequence[Elector] | None = electorate
             source = "explicit"
             if method == "vote" and electorate is None:
                 owners = self._households_of(c.compound_id)
@@ -226,17 +227,17 @@ class ConsultationCommands(LinliBase):
 
         return self._change(by, consultation_id, "consultation.convene", convene, expected_version)
 
-    def _households_of(self, compound_id: UUID) -> list[tuple[str, Decimal]]:
+    def _households_of(self, compound_id: UUID) -> list[tuple[str, Decimal, list[str]]]:
+        """The default electorate: the owners of the compound's households, an
+        owner person of several units once with the sum of their areas
+        (domain.consultation.owners_of_households), each with the households held."""
         compound = self._load(Compound, compound_id, "compound")
         if not compound.households:
             raise InvalidValue(
                 "electorate",
                 "the compound has no households registered; give the electorate explicitly",
             )
-        return [
-            (str(household_id), household["exclusive_area"])
-            for household_id, household in compound.households.items()
-        ]
+        return owners_of_households(compound.households)
 
     def record_consultation_opinion(
         self,
@@ -362,12 +363,7 @@ class ConsultationCommands(LinliBase):
     # ----- helpers ----------------------------------------------------------------
 
     def _party_of(self, c: Consultation, party_id: UUID, field: str) -> None:
-        try:
-            party = self.get_party(party_id)
-        except NotFound:
-            raise InvalidValue(field, f"no such party {party_id}") from None
-        if party.compound_id != c.compound_id:
-            raise InvalidValue(field, f"party {party_id} does not serve this compound")
+        self.party_serving(c.compound_id, party_id, field)
 
     def _change(
         self,

@@ -253,6 +253,8 @@ def compound_row(row: Row | None, event: Any, position: int) -> Row:
                 "number": event.number,
                 "exclusive_area": str(event.exclusive_area),
                 "owner_name": event.owner_name,
+                # The owning person's id (None for events from before persons).
+                "owner_id": event.owner_id,
             }
             row["households"] = [*row["households"], household]
     row["version"] = event.originator_version

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -39,11 +40,26 @@ class Compound(Aggregate):
             compound.buildings[self.building_id] = {"name": self.name}
 
     class HouseholdAdded(Event):
+        """A household (户, one exclusive part 专有部分) and who owns it.
+
+        ``owner_id`` is the owning person's id in the person registry, or None
+        when no owner person is recorded; ``owner_name`` is display text only
+        (what releases before the registry recorded, or what a caller still
+        sends). Version 1 (before persons) had no ``owner_id``.
+        """
+
+        class_version = 2
+
         household_id: UUID
         building_id: UUID
         number: str
         exclusive_area: Decimal
         owner_name: str | None
+        owner_id: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["owner_id"] = None
 
         def apply(self, compound: Compound) -> None:
             compound.households[self.household_id] = {
@@ -51,6 +67,7 @@ class Compound(Aggregate):
                 "number": self.number,
                 "exclusive_area": self.exclusive_area,
                 "owner_name": self.owner_name,
+                "owner_id": self.owner_id,
             }
 
     @classmethod
@@ -95,7 +112,10 @@ class Compound(Aggregate):
         number: str,
         exclusive_area: Decimal,
         owner_name: str | None = None,
+        owner_id: str | None = None,
     ) -> UUID:
+        """Add a household; ``owner_id`` is a registered person's id (the
+        caller checks the registry), ``owner_name`` display text only."""
         if building_id not in self.buildings:
             raise InvalidValue("building_id", "no such building in this compound")
         number = required_text("number", number, 30)
@@ -116,6 +136,7 @@ class Compound(Aggregate):
             number=number,
             exclusive_area=exclusive_area,
             owner_name=optional_text("owner_name", owner_name, 100),
+            owner_id=optional_text("owner_id", owner_id, 100),
         )
         return household_id
 

@@ -13,7 +13,12 @@ The vote rule, and the choices this module makes where the article is silent:
 
 * The electorate is fixed at convening: each owner once, with the exclusive
   floor area (专有部分面积, m²) they hold. An owner of several units is listed
-  once with the sum of their areas (the article counts owners by head).
+  once with the sum of their areas (the article counts owners by head; the
+  Supreme People's Court's interpretation on building unit ownership disputes,
+  Art. 9: 同一买受人拥有一个以上专有部分的，按一人计算). Taken from the
+  compound's households (``owners_of_households``), an owner is a person
+  (key: the person's id) or, for a household without an owner person, that
+  household (key: the household id; its co-owners are one owner).
 * Quorum: owners holding **at least 2/3** of the total exclusive area **and**
   **at least 2/3** of all owners took part in the vote (参与表决). An owner who
   abstains takes part: abstaining is a way of voting.
@@ -113,7 +118,10 @@ ORDINARY_RULE = "more than 1/2 of the participating area and of the participatin
 MAJOR_RULE = "at least 3/4 of the participating area and of the participating owners"
 
 MAX_ELECTORATE = 20000
+# One exclusive part (a household); an owner holds at most this per unit they own.
 MAX_AREA = Decimal("100000")
+# What tally accepts for one owner: the sum of the units they hold.
+MAX_OWNER_AREA = MAX_AREA * MAX_ELECTORATE
 MAX_NEEDS = 50
 MAX_INVITED = 50
 MAX_ACTION_ITEMS = 100
@@ -191,7 +199,7 @@ def tally(electorate: Mapping[str, Decimal], votes: Mapping[str, str], matter: s
     _choice("matter", matter, MATTERS)
     if not electorate:
         raise InvalidValue("electorate", "a vote needs at least one owner")
-    area_of = {owner: _area(area) for owner, area in electorate.items()}
+    area_of = {owner: _area(area, limit=MAX_OWNER_AREA) for owner, area in electorate.items()}
     by_choice: dict[str, list[str]] = {choice: [] for choice in CHOICES}
     for owner, choice in votes.items():
         if owner not in area_of:
@@ -251,12 +259,12 @@ def _exact_sum(values: Iterable[Decimal]) -> Decimal:
         return sum(values, Decimal(0))
 
 
-def _area(value: Any, field: str = "exclusive_area") -> Decimal:
+def _area(value: Any, field: str = "exclusive_area", limit: Decimal = MAX_AREA) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise InvalidValue(field, "must be a decimal number of m²")
     area = Decimal(value)
-    if not area.is_finite() or not Decimal(0) < area <= MAX_AREA:
-        raise InvalidValue(field, f"must be more than 0 and at most {MAX_AREA} m²")
+    if not area.is_finite() or not Decimal(0) < area <= limit:
+        raise InvalidValue(field, f"must be more than 0 and at most {limit} m²")
     if area.as_tuple().exponent < -4:  # type: ignore[operator]
         raise InvalidValue(field, "at most 4 decimal places")
     return area
@@ -506,11 +514,15 @@ class Consultation(Aggregate):
         invited_others: Sequence[str] = (),
         motion: str | None = None,
         matter: str | None = None,
-        electorate: Sequence[tuple[str, Decimal]] | None = None,
+        electorate: Sequence[Elector] | None = None,
         electorate_source: str = "explicit",
         now: datetime | None = None,
     ) -> None:
-        """Fix the meeting and, for a vote, the motion, the matter and the electorate."""
+        """Fix the meeting and, for a vote, the motion, the matter and the electorate.
+
+        Each owner of the electorate is ``(owner_id, exclusive_area)``, or
+        ``(owner_id, exclusive_area, household_ids)`` naming the households
+        (exclusive parts) whose areas they hold (``owners_of_households``)."""
         self._check("convene")
         meets_at = client_time("meets_at", meets_at)
         _choice("method", method, METHODS)
@@ -534,18 +546,23 @@ class Consultation(Aggregate):
                 raise InvalidValue("electorate", "a vote needs at least one owner")
             if len(electorate) > MAX_ELECTORATE:
                 raise InvalidValue("electorate", f"at most {MAX_ELECTORATE} owners")
-            for owner_id, area in electorate:
-                owners.append(
-                    {
-                        "owner_id": owner_key(owner_id),
-                        "exclusive_area": _area(area),
-                    }
-                )
+            owners = [_elector(entry) for entry in electorate]
             _no_repeats(
                 "electorate",
                 [o["owner_id"] for o in owners],
                 "list each owner once, with the sum of their exclusive areas",
             )
+            held = [h for o in owners for h in o.get("households", ())]
+            _no_repeats("electorate", held, "each household is held by one owner")
+            listed = {o["owner_id"] for o in owners}
+            for o in owners:
+                for household in o.get("households", ()):
+                    if household != o["owner_id"] and household in listed:
+                        raise InvalidValue(
+                            "electorate",
+                            f"household '{household}' is listed as an owner and is also "
+                            f"held by owner '{o['owner_id']}'",
+                        )
             total_area = _exact_sum(o["exclusive_area"] for o in owners)
         else:
             for field, value in (
@@ -598,17 +615,26 @@ class Consultation(Aggregate):
         owner_id: str | None = None,
         now: datetime | None = None,
     ) -> None:
-        """One owner's vote. A resident votes as their household; staff record
-        a vote on an owner's behalf, and the event says so."""
+        """One owner's vote, once. A resident votes as the owner they are:
+        themselves when their person id is in the electorate (an owner of
+        several units votes once, for all of them), else their household when
+        it is in the electorate (a household without an owner person). Staff
+        record a vote on an owner's behalf, naming the electorate's key for
+        that owner (a person id or a household id), and the event says so."""
         self._check("vote")
         _choice("choice", choice, CHOICES)
         if by.role == Role.RESIDENT:
-            own = str(by.household_id) if by.household_id is not None else None
+            own = self._owner_voting_as(by)
             if owner_id is not None and owner_key(owner_id) != own:
-                raise NotPermitted("a resident votes only as the owner of their own household")
-            if own is None or own not in self.electorate:
                 raise NotPermitted(
-                    "your household is not in the electorate fixed when this vote was convened"
+                    "a resident votes only as the owner they are: themselves, or their "
+                    "own household when no owner person is recorded for it"
+                )
+            if own is None:
+                raise NotPermitted(
+                    "you are not in the electorate fixed when this vote was convened: "
+                    "neither as an owner nor through your household (a household with an "
+                    "owner person votes through that person)"
                 )
             owner = own
             on_behalf = False
@@ -754,6 +780,16 @@ class Consultation(Aggregate):
 
     # ----- helpers --------------------------------------------------------
 
+    def _owner_voting_as(self, by: Actor) -> str | None:
+        """The electorate's key a resident votes as: their person id, else
+        their household's id, else None (not an owner of this vote)."""
+        person = _key_or_none(by.id)
+        if person is not None and person in self.electorate:
+            return person
+        if by.household_id is not None and str(by.household_id) in self.electorate:
+            return str(by.household_id)
+        return None
+
     def _check(self, command: str) -> None:
         allowed = self.allowed_commands
         if command not in allowed:
@@ -780,6 +816,64 @@ def owner_key(value: str) -> str:
         return str(UUID(text))
     except ValueError:
         return text
+
+
+def _key_or_none(value: str) -> str | None:
+    try:
+        return owner_key(value)
+    except InvalidValue:
+        return None
+
+
+# One owner of an electorate: (owner id, exclusive area) or, taken from the
+# compound's households, (owner id, exclusive area, the household ids held).
+Elector = tuple[str, Decimal] | tuple[str, Decimal, Sequence[str]]
+
+
+def _elector(entry: Elector) -> dict[str, Any]:
+    """An owner as the Convened event lists them (``households`` only when known)."""
+    if len(entry) == 2:
+        owner_id, area = entry  # type: ignore[misc]
+        return {"owner_id": owner_key(owner_id), "exclusive_area": _area(area)}
+    owner_id, area, households = entry  # type: ignore[misc]
+    held = [owner_key(str(h)) for h in households]
+    if not held:
+        raise InvalidValue("electorate", f"owner '{owner_id}' is listed with no household")
+    return {
+        "owner_id": owner_key(owner_id),
+        # Each unit is at most MAX_AREA; an owner holds their units' sum.
+        "exclusive_area": _area(area, limit=MAX_AREA * len(held)),
+        "households": held,
+    }
+
+
+def owners_of_households(
+    households: Mapping[Any, Mapping[str, Any]],
+) -> list[tuple[str, Decimal, list[str]]]:
+    """The owners of a compound's households, as a vote's default electorate.
+
+    ``households`` maps each household id to its record (``exclusive_area``,
+    ``owner_id``: the owning person's id or None), as ``Compound.households``.
+
+    The Supreme People's Court's interpretation on building unit ownership
+    disputes (《最高人民法院关于审理建筑物区分所有权纠纷案件具体应用法律若干问题
+    的解释》), Art. 9: 业主人数，按照专有部分的数量计算，一个专有部分按一人计算。
+    但建设单位尚未出售和虽已出售但尚未交付的部分，以及同一买受人拥有一个以上专有
+    部分的，按一人计算; 总人数，按照前项的统计总和计算. Art. 8: the total area is
+    the sum of the exclusive parts' areas. So households with an owner person
+    are grouped under that person's id, one owner with the sum of their areas
+    (a developer registered as the owner of its unsold units is one owner
+    likewise); a household without one is one owner keyed by its own id (its
+    co-owners are one owner). Owners come in the order of their first household.
+    """
+    grouped: dict[str, tuple[list[Decimal], list[str]]] = {}
+    for household_id, household in households.items():
+        person = household.get("owner_id")
+        key = owner_key(person) if person else owner_key(str(household_id))
+        areas, held = grouped.setdefault(key, ([], []))
+        areas.append(household["exclusive_area"])
+        held.append(owner_key(str(household_id)))
+    return [(key, _exact_sum(areas), held) for key, (areas, held) in grouped.items()]
 
 
 def _no_repeats(field: str, values: Sequence[str], hint: str = "") -> None:

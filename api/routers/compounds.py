@@ -14,7 +14,7 @@ from api.export import Format, csv_response
 from api.routers.needs import After
 from application.access import ensure_compound_visible
 from domain.actor import Actor
-from domain.errors import NotFound
+from domain.errors import InvalidValue, NotFound
 
 router = APIRouter(route_class=Route, tags=["compounds and parties"])
 
@@ -55,8 +55,16 @@ def add_household(
     actor: Annotated[Actor, Depends(requires("compound.change"))],
     version: ExpectedVersion,
 ) -> s.AddedPart:
+    fields = body.model_dump()
+    if body.owner_id is not None:
+        # The owner is a registered person; nothing is written for an unknown id.
+        ensure_compound_visible(actor, compound_id)
+        owner = services.people.get(body.owner_id.strip())
+        if owner is None:
+            raise InvalidValue("owner_id", "no such person")
+        fields["owner_id"] = owner.id
     part, r = services.app.add_household(
-        actor, compound_id, **body.model_dump(), expected_version=version
+        actor, compound_id, **fields, expected_version=version
     )
     return s.AddedPart(id=r.id, version=r.version, position=r.position, part_id=part)
 

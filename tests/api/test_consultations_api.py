@@ -150,7 +150,7 @@ def test_two_disputed_needs_to_an_adopted_resolution_its_actions_and_back(api: A
     assert c["actions_total"] == 2
     assert c["actions_done"] == 1
     assert [i["done"] for i in c["action_items"]] == [True, False]
-    assert c["action_items"][0]["completed_by"] == "property_company"
+    assert c["action_items"][0]["completed_by"] == api.world.actors["property_company"].id
     assert c["action_items"][1]["overdue"] is False
 
     last = api.ok("owners_committee", f"/consultations/{cid}/actions/2/complete")
@@ -182,9 +182,9 @@ def test_two_disputed_needs_to_an_adopted_resolution_its_actions_and_back(api: A
     ]
     votes = [e for e in trail if e["event_type"] == "VoteCast"]
     assert [(v["actor_id"], v["data"]["on_behalf_of_owner"]) for v in votes] == [
-        ("resident", False),
-        ("resident2", False),
-        ("staff", True),
+        (api.world.actors["resident"].id, False),
+        (api.world.actors["resident2"].id, False),
+        (api.world.actors["staff"].id, True),
     ]
     assert "赞成" in votes[0]["summary_zh"] and "本人" in votes[0]["summary_zh"]
     assert "代为录入" in votes[2]["summary_zh"]

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    UUIDAsHex,
+)
 
 from domain.actor import Actor, Role
 from domain.compound import Compound
@@ -14,6 +23,7 @@ from domain.party import Party
 
 STAFF = Actor("staff-1", Role.COMMUNITY_STAFF)
 COMPOUND_ID = UUID("00000000-0000-4000-8000-000000000001")
+OWNER_P = "6f1c2a3e-0b4d-4e5f-8a9b-0c1d2e3f4a5b"  # a person's id in the registry
 
 
 def new_compound() -> Compound:
@@ -117,11 +127,105 @@ def test_add_household(compound: Compound, building: UUID) -> None:
         "number": "2-301",
         "exclusive_area": Decimal("89.45"),
         "owner_name": "张三",
+        "owner_id": None,
     }
     event = compound.pending_events[-1]
     assert isinstance(event, Compound.HouseholdAdded)
     assert event.exclusive_area == Decimal("89.45")
     assert event.actor_role == "community_staff"
+    assert event.owner_id is None
+
+
+def test_a_household_is_owned_by_a_person_named_by_id(compound: Compound, building: UUID) -> None:
+    """The owner is a person of the registry (the caller checks it exists);
+    the event records the person's id, and a name only as display text."""
+    first = compound.add_household(
+        by=STAFF,
+        building_id=building,
+        number="101",
+        exclusive_area=Decimal("100"),
+        owner_id=f"  {OWNER_P}  ",
+    )
+    second = compound.add_household(
+        by=STAFF, building_id=building, number="102", exclusive_area=Decimal("80"), owner_id=OWNER_P
+    )
+
+    assert compound.households[first]["owner_id"] == OWNER_P
+    assert compound.households[second]["owner_id"] == OWNER_P
+    added = compound.pending_events[-2:]
+    assert [e.owner_id for e in added] == [OWNER_P, OWNER_P]  # type: ignore[attr-defined]
+    assert Compound.HouseholdAdded.class_version == 2
+
+
+@pytest.mark.parametrize("owner_id", ["x" * 101, "p\x00"])
+def test_a_bad_owner_id_is_refused(compound: Compound, building: UUID, owner_id: str) -> None:
+    version = compound.version
+    with pytest.raises(InvalidValue) as refused:
+        compound.add_household(
+            by=STAFF,
+            building_id=building,
+            number="101",
+            exclusive_area=Decimal("80"),
+            owner_id=owner_id,
+        )
+    assert refused.value.field == "owner_id"
+    assert compound.version == version
+
+
+def _mapper() -> Mapper[UUID]:
+    """A mapper as the application's: the library's JSON transcoder with its
+    default transcodings (the app registers no others)."""
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    return Mapper(transcoder=transcoder)
+
+
+def test_a_household_event_stored_before_persons_loads_without_an_owner(
+    compound: Compound, building: UUID
+) -> None:
+    """Version 1 of HouseholdAdded (stored before the person registry) has no
+    ``owner_id`` and no ``class_version``: it is upcast to an owner of None."""
+    compound.add_household(
+        by=STAFF,
+        building_id=building,
+        number="101",
+        exclusive_area=Decimal("90.5"),
+        owner_name="张三",
+    )
+    mapper = _mapper()
+    stored = [mapper.to_stored_event(e) for e in compound.collect_events()]
+    new_state = json.loads(stored[-1].state)
+    assert new_state["class_version"] == 2
+    assert new_state["owner_id"] is None
+    # The same event as release 0.1 stored it: same topic, no owner_id, no class_version.
+    old_state = {k: v for k, v in new_state.items() if k not in ("owner_id", "class_version")}
+    stored[-1] = StoredEvent(
+        originator_id=stored[-1].originator_id,
+        originator_version=stored[-1].originator_version,
+        topic=stored[-1].topic,
+        state=json.dumps(old_state).encode(),
+    )
+    assert stored[-1].topic == "domain.compound:Compound.HouseholdAdded"
+
+    events = [mapper.to_domain_event(s) for s in stored]
+    old = events[-1]
+    assert isinstance(old, Compound.HouseholdAdded)
+    assert old.owner_id is None
+    assert old.owner_name == "张三"
+    assert old.exclusive_area == Decimal("90.5")
+    loaded: Compound | None = None
+    for event in events:
+        loaded = event.mutate(loaded)  # type: ignore[attr-defined]
+    assert loaded is not None
+    (household,) = loaded.households.values()
+    assert household["owner_id"] is None
+    assert household["owner_name"] == "张三"
+
+    # And the upcast alone, on a v1 state dict.
+    state = {"household_id": "x", "owner_name": None}
+    Compound.HouseholdAdded.upcast_v1_v2(state)
+    assert state == {"household_id": "x", "owner_name": None, "owner_id": None}
 
 
 def test_household_in_unknown_building_is_invalid(compound: Compound, building: UUID) -> None:

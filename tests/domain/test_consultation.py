@@ -8,6 +8,7 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
 
 from domain.actor import Actor, Role
 from domain.consultation import (
@@ -16,6 +17,7 @@ from domain.consultation import (
     Consultation,
     ConsultationStatus,
     allowed_commands,
+    owners_of_households,
 )
 from domain.errors import Conflict, IllegalTransition, InvalidValue, NotFound, NotPermitted
 
@@ -484,3 +486,238 @@ def test_the_same_household_typed_twice_is_a_repeat() -> None:
         )
     assert error.value.field == "electorate"
     assert "once" in error.value.message
+
+
+# ----- owners as the law counts them ---------------------------------------------
+#
+# 《最高人民法院关于审理建筑物区分所有权纠纷案件具体应用法律若干问题的解释》
+# Art. 9: 业主人数，按照专有部分的数量计算，一个专有部分按一人计算。但建设单位尚未
+# 出售和虽已出售但尚未交付的部分，以及同一买受人拥有一个以上专有部分的，按一人计算;
+# Art. 8: the total area is the sum of the exclusive parts' areas.
+
+P = "6f1c2a3e-0b4d-4e5f-8a9b-0c1d2e3f4a5b"  # a person owning two units (H1, H2)
+Q = "0a9b8c7d-6e5f-4a3b-9c1d-2e3f4a5b6c7d"  # a person owning one unit (H4)
+H4 = UUID("00000000-0000-4000-8000-0000000000a4")
+
+
+def households() -> dict[UUID, dict[str, object]]:
+    """As Compound.households: H1 and H2 owned by P, H3 without an owner person, H4 by Q."""
+    return {
+        H1: {"exclusive_area": Decimal("100"), "owner_id": P, "owner_name": "业主甲"},
+        H3: {"exclusive_area": Decimal("90"), "owner_id": None, "owner_name": "王五"},
+        H2: {"exclusive_area": Decimal("80"), "owner_id": P, "owner_name": None},
+        H4: {"exclusive_area": Decimal("70"), "owner_id": Q, "owner_name": None},
+    }
+
+
+def convened_by_owners() -> Consultation:
+    c = proposed()
+    c.convene(
+        by=BRANCH,
+        meets_at=T0 + timedelta(days=3),
+        place="社区活动室",
+        method="vote",
+        motion="加装电动车充电桩",
+        matter="ordinary",
+        electorate=owners_of_households(households()),
+        electorate_source="households",
+        now=T0 + timedelta(hours=1),
+    )
+    return c
+
+
+def test_one_buyer_of_several_units_is_one_owner_with_their_summed_area_spc_art_9() -> None:
+    """同一买受人拥有一个以上专有部分的，按一人计算 (SPC interpretation on building
+    unit ownership disputes, Art. 9): 4 households are 3 owners; P holds 100 + 80 m²."""
+    owners = owners_of_households(households())
+    assert owners == [
+        (P, Decimal("180"), [str(H1), str(H2)]),
+        (str(H3), Decimal("90"), [str(H3)]),  # no owner person: the household is the owner
+        (Q, Decimal("70"), [str(H4)]),
+    ]
+
+
+def test_grouping_sums_exactly_and_keys_persons_canonically() -> None:
+    owned = {
+        H1: {"exclusive_area": Decimal("89.45"), "owner_id": P.upper()},
+        H2: {"exclusive_area": Decimal("90.55"), "owner_id": P},
+        H3: {"exclusive_area": Decimal("0.0001"), "owner_id": None},
+    }
+    assert owners_of_households(owned) == [
+        (P, Decimal("180.00"), [str(H1), str(H2)]),
+        (str(H3), Decimal("0.0001"), [str(H3)]),
+    ]
+    assert owners_of_households({}) == []
+
+
+def test_a_vote_convened_from_households_lists_each_owner_once_with_their_households() -> None:
+    c = convened_by_owners()
+    assert c.electorate == {P: Decimal("180"), str(H3): Decimal("90"), Q: Decimal("70")}
+    event = c.collect_events()[-1]
+    assert isinstance(event, Consultation.Convened)
+    assert event.total_owners == 3  # not 4 households
+    assert event.total_area == Decimal("340")
+    assert event.electorate_source == "households"
+    assert event.electorate == [
+        {"owner_id": P, "exclusive_area": Decimal("180"), "households": [str(H1), str(H2)]},
+        {"owner_id": str(H3), "exclusive_area": Decimal("90"), "households": [str(H3)]},
+        {"owner_id": Q, "exclusive_area": Decimal("70"), "households": [str(H4)]},
+    ]
+
+
+def test_an_explicit_electorate_lists_no_households_as_before() -> None:
+    """Entries without ``households`` (every Convened event stored before this
+    change) are what an explicit electorate still records; stored and loaded
+    again, the vote goes on from them."""
+    c = convened_vote()
+    events = c.collect_events()
+    assert all(set(entry) == {"owner_id", "exclusive_area"} for entry in events[-1].electorate)
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    mapper: Mapper[UUID] = Mapper(transcoder=transcoder)
+    loaded = None
+    for event in events:
+        again = mapper.to_domain_event(mapper.to_stored_event(event))
+        loaded = again.mutate(loaded)  # type: ignore[attr-defined]
+    assert isinstance(loaded, Consultation)
+    assert loaded.electorate == {
+        str(H1): Decimal("90.5"),
+        str(H2): Decimal("90"),
+        str(H3): Decimal("120.25"),
+    }
+    loaded.cast_vote(by=R1, choice="for")
+    assert loaded.votes == {str(H1): "for"}
+
+
+def test_an_owner_of_several_units_may_hold_more_than_one_units_maximum() -> None:
+    big = {
+        H1: {"exclusive_area": Decimal("100000"), "owner_id": P},
+        H2: {"exclusive_area": Decimal("100000"), "owner_id": P},
+        H3: {"exclusive_area": Decimal("90"), "owner_id": None},
+    }
+    c = proposed()
+    c.convene(
+        by=BRANCH,
+        meets_at=T0 + timedelta(days=3),
+        place="社区活动室",
+        method="vote",
+        motion="m",
+        matter="ordinary",
+        electorate=owners_of_households(big),
+    )
+    assert c.electorate[P] == Decimal("200000")
+    c.cast_vote(by=Actor(P, Role.RESIDENT, frozenset({COMPOUND}), household_id=H1), choice="for")
+    c.cast_vote(by=STAFF, choice="against", owner_id=str(H3))
+    result = c.close_vote(by=STAFF)
+    assert result.total_area == Decimal("200090")
+    assert result.outcome == "rejected"  # 1 of 2 owners for: not more than half
+
+
+@pytest.mark.parametrize(
+    ("electorate", "why"),
+    [
+        # H1 held by two owners.
+        ([(P, Decimal("100"), [str(H1)]), (Q, Decimal("100"), [str(H1)])], "held by one owner"),
+        # H1 counted as an owner and held by P.
+        ([(P, Decimal("180"), [str(H1), str(H2)]), (str(H1), Decimal("100"))], "also held"),
+        ([(P, Decimal("180"), [])], "no household"),
+        # Two units, each at most 100000 m².
+        ([(P, Decimal("200000.01"), [str(H1), str(H2)])], "at most 200000"),
+    ],
+)
+def test_households_of_the_electorate_are_held_once(electorate: list, why: str) -> None:
+    c = proposed()
+    with pytest.raises(InvalidValue) as error:
+        c.convene(
+            by=BRANCH,
+            meets_at=T0,
+            place="活动室",
+            method="vote",
+            motion="m",
+            matter="ordinary",
+            electorate=electorate,
+        )
+    assert error.value.field in ("electorate", "exclusive_area")
+    assert why in error.value.message
+    assert c.status == S.PROPOSED
+
+
+def test_an_owner_person_votes_once_for_all_their_units() -> None:
+    c = convened_by_owners()
+    # P's credentials name one of P's households each; P votes as the person.
+    as_h2 = Actor(P, Role.RESIDENT, frozenset({COMPOUND}), household_id=H2)
+    as_h1 = Actor(P, Role.RESIDENT, frozenset({COMPOUND}), household_id=H1)
+    c.cast_vote(by=as_h2, choice="for")
+    vote = c.collect_events()[-1]
+    assert isinstance(vote, Consultation.VoteCast)
+    assert (vote.owner_id, vote.exclusive_area, vote.on_behalf_of_owner) == (
+        P,
+        Decimal("180"),
+        False,
+    )
+    with pytest.raises(Conflict, match="already voted"):
+        c.cast_vote(by=as_h1, choice="against")
+    with pytest.raises(Conflict, match="already voted"):
+        c.cast_vote(by=STAFF, choice="against", owner_id=P)
+    assert c.votes == {P: "for"}
+
+
+def test_a_resident_votes_as_their_household_only_when_it_has_no_owner_person() -> None:
+    c = convened_by_owners()
+    # Someone living in P's unit H1 who is not P (a tenant, a relative): not an owner.
+    tenant = Actor("tenant-1", Role.RESIDENT, frozenset({COMPOUND}), household_id=H1)
+    with pytest.raises(NotPermitted, match="not in the electorate"):
+        c.cast_vote(by=tenant, choice="for")
+    with pytest.raises(NotPermitted):
+        c.cast_vote(by=tenant, choice="for", owner_id=P)
+    with pytest.raises(NotPermitted):
+        c.cast_vote(by=tenant, choice="for", owner_id=str(H1))
+    # H3 has no owner person: its resident votes as the household, as before;
+    # a co-owner of H3 with another credential is the same owner.
+    r3 = Actor("resident-3", Role.RESIDENT, frozenset({COMPOUND}), household_id=H3)
+    co_owner = Actor("resident-3b", Role.RESIDENT, frozenset({COMPOUND}), household_id=H3)
+    c.cast_vote(by=r3, choice="against", owner_id=str(H3).upper())
+    with pytest.raises(Conflict, match="already voted"):
+        c.cast_vote(by=co_owner, choice="for")
+    # An owner person names only themselves.
+    p = Actor(P, Role.RESIDENT, frozenset({COMPOUND}), household_id=H1)
+    with pytest.raises(NotPermitted, match="votes only as the owner they are"):
+        c.cast_vote(by=p, choice="for", owner_id=str(H1))
+    with pytest.raises(NotPermitted):
+        c.cast_vote(by=p, choice="for", owner_id=Q)
+    c.cast_vote(by=p, choice="for", owner_id=P)
+    assert c.votes == {str(H3): "against", P: "for"}
+
+
+def test_staff_name_the_owner_by_the_electorates_key() -> None:
+    c = convened_by_owners()
+    # H2 is one of P's units, not an owner of its own.
+    with pytest.raises(InvalidValue) as error:
+        c.cast_vote(by=STAFF, choice="for", owner_id=str(H2))
+    assert error.value.field == "owner_id"
+    assert "not in the electorate" in error.value.message
+    c.cast_vote(by=COMMITTEE, choice="abstain", owner_id=Q)
+    assert c.votes == {Q: "abstain"}
+
+
+def test_head_count_by_owners_changes_the_outcome() -> None:
+    """P (180 m²) and H3 (90 m²) vote, Q (70 m²) does not.
+
+    By owners: 3 owners, 340 m². Took part: 2 of 3 owners (2/3, enough:
+    "at least"), 270 of 340 m² (27/34 >= 2/3). For: P alone, 180 of 270 m²
+    (2/3 > 1/2) but 1 of 2 owners (1/2, not more than half): rejected.
+    Per household it would have been 4 households, 3 of 4 taking part
+    (H1, H2, H3), 2 of 3 for (H1, H2) with 180 of 270 m²: adopted.
+    """
+    c = convened_by_owners()
+    c.cast_vote(by=Actor(P, Role.RESIDENT, frozenset({COMPOUND}), household_id=H1), choice="for")
+    c.cast_vote(by=STAFF, choice="against", owner_id=str(H3))
+    result = c.close_vote(by=STAFF)
+    assert (result.total_owners, result.total_area) == (3, Decimal("340"))
+    assert result.event_fields()["participation_owners"] == "2/3"
+    assert result.event_fields()["participation_area"] == "27/34"
+    assert result.quorum_reached is True
+    assert result.event_fields()["approval_area"] == "2/3"
+    assert result.event_fields()["approval_owners"] == "1/2"
+    assert result.outcome == "rejected"

@@ -258,3 +258,17 @@ def test_tally_refuses_what_is_not_a_vote(
     with pytest.raises(InvalidValue) as error:
         tally(electorate, votes, matter)
     assert error.value.field == field
+
+
+def test_an_owner_of_several_units_may_hold_more_than_one_units_maximum() -> None:
+    """An owner is counted once with the sum of their units (SPC interpretation
+    on building unit ownership disputes, Art. 9: 同一买受人拥有一个以上专有部分的，
+    按一人计算), so one owner's area may exceed what one unit may have (100000 m²)."""
+    electorate = {"p": Decimal("150000"), "h3": Decimal("90"), "q": Decimal("70")}
+    # Took part: p and q, 2 of 3 owners; 150070 of 150160 m². For: p, 1 of 2: rejected.
+    result = tally(electorate, {"p": "for", "q": "against"}, "ordinary")
+    assert result.total_owners == 3
+    assert result.total_area == Decimal("150160")
+    assert result.event_fields()["participation_owners"] == "2/3"
+    assert result.event_fields()["approval_owners"] == "1/2"
+    assert result.outcome == "rejected"
