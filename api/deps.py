@@ -15,7 +15,8 @@ from application.access import PERMISSIONS
 from domain.actor import Actor
 from infrastructure.store import Services
 
-# The console's session cookie, which holds the bearer token (api.console.router).
+# The console's session cookie, which holds a console session id
+# (infrastructure/console_sessions.py, api.console.router).
 SESSION_COOKIE = "linli_console"
 CONSOLE_PREFIX = "/console"
 

@@ -46,10 +46,11 @@ _BAD_KEY = json.dumps(
 def caller_credential(scope: dict[str, Any]) -> str:
     """The credential a request authenticates with, as its stored hash ("" if none).
 
-    The same token gives the same value whether it comes in the Authorization
-    header (any spelling of the scheme, as ``api.deps`` reads it) or, on the
-    console's routes, in the session cookie. A bad token gives a value too,
-    but such a request is refused with 401 before any command runs.
+    The same token gives the same value in the Authorization header, in any
+    spelling of the scheme (as ``api.deps`` reads it). On the console's routes
+    the value is the hash of the session id in the session cookie: a key is
+    then scoped to that console session. A bad token or session gives a value
+    too, but such a request is refused before any command runs.
     """
     connection = HTTPConnection(scope)
     path = scope["path"]

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # it is refused at once. 0: read the credentials table on every request.
     auth_cache_seconds: float = Field(default=1.0, ge=0, le=30)
 
+    # A console session (infrastructure/console_sessions.py) not used for this
+    # long is signed out; revoking its credential signs it out at once.
+    console_session_idle_minutes: float = Field(default=30, gt=0, le=1440)
+
     # Aggregates each process keeps as its commands saved them, to start the
     # next command on one from (application/recent.py); 0 keeps none.
     kept_aggregates: int = Field(default=10_000, ge=0, le=1_000_000)

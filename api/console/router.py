@@ -6,12 +6,15 @@ console is another way to read their answers, not a second set of rules. A
 page therefore shows exactly what the signed-in token may see through the
 API, and a command fails with the API's own message.
 
-Sign-in stores the bearer token in an HttpOnly, SameSite=Strict cookie
-scoped to ``/console`` (Secure when served over https); each request
-authenticates it through the same credentials lookup as the API. Every form
-POST carries a CSRF token: HMAC(token, a random id drawn at sign-in), so it
-is bound to the session and useless without the session's cookies. The
-token never appears in a URL, a page or a log line.
+Sign-in checks the bearer token through the same credentials lookup as the
+API and starts a server-side session (``infrastructure.console_sessions``):
+the HttpOnly, SameSite=Strict cookie scoped to ``/console`` (Secure when
+served over https) holds only the session's random id, and the database only
+its hash. A session ends at sign-out, when its credential is revoked, or
+after ``LINLI_CONSOLE_SESSION_IDLE_MINUTES`` without a request. Every form
+POST carries a CSRF token, HMAC(session id, a fixed label): bound to the
+session and useless without its cookie. The token never appears in a cookie,
+a URL, a page or a log line.
 
 Language: Simplified Chinese by default; ``?lang=en`` switches to English and
 is remembered in a cookie.
@@ -27,7 +30,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -80,6 +83,7 @@ from domain.errors import (
 )
 from domain.need import CATEGORIES, EVALUATIONS, PRIORITIES, STATUS_LABELS_ZH, NeedStatus
 from domain.party import PARTY_KIND_LABELS_ZH
+from infrastructure.console_sessions import MAX_SESSION_ID_LENGTH, ConsoleSessions
 from infrastructure.store import Services
 
 log = logging.getLogger(__name__)
@@ -89,9 +93,8 @@ router = APIRouter(route_class=Route, prefix="/console", include_in_schema=False
 HERE = Path(__file__).parent
 STATIC_FILES = {"console.css": "text/css; charset=utf-8"}
 
-# SESSION_COOKIE ("linli_console", the bearer token) lives in api.deps, which
+# SESSION_COOKIE ("linli_console", the session id) lives in api.deps, which
 # also scopes idempotency keys by it.
-SID_COOKIE = "linli_console_sid"  # a random id per sign-in; the CSRF token derives from it
 PRE_COOKIE = "linli_console_pre"  # the sign-in form's own CSRF value
 LANG_COOKIE = "linli_lang"
 COOKIE_PATH = "/console"
@@ -119,7 +122,8 @@ TEXT: dict[str, dict[str, str]] = {
         "token": "访问令牌",
         "token_hint": (
             "请输入管理员为您签发的访问令牌。"
-            "令牌只保存在本浏览器仅供服务器读取的 Cookie 中，关闭浏览器即失效。"
+            "登录后浏览器只保存一个会话标识（不含令牌）；"
+            "关闭浏览器、退出或长时间未操作后需重新登录。"
         ),
         "sign_in_failed": "登录失败",
         "signed_in_as": "当前用户",
@@ -282,8 +286,9 @@ TEXT: dict[str, dict[str, str]] = {
         "sign_out": "Sign out",
         "token": "Access token",
         "token_hint": (
-            "Enter the access token your administrator issued. It is kept only in an "
-            "HttpOnly cookie of this browser and ends when the browser closes."
+            "Enter the access token your administrator issued. The browser keeps only "
+            "a session id (never the token); the session ends when you sign out, close "
+            "the browser or stay idle for a while."
         ),
         "sign_in_failed": "Sign-in failed",
         "signed_in_as": "Signed in as",
@@ -636,10 +641,17 @@ _templates.filters["ratio"] = _ratio
 # ----- the session ------------------------------------------------------------------
 
 
-def _csrf_for(token: str, sid: str) -> str:
-    return hmac.new(
-        token.encode(), f"linli-console-csrf:{sid}".encode(), hashlib.sha256
-    ).hexdigest()
+def _csrf_for(session_id: str) -> str:
+    """The session's CSRF token: as secret as its id, which only the cookie holds."""
+    return hmac.new(session_id.encode(), b"linli-console-csrf", hashlib.sha256).hexdigest()
+
+
+def _sessions(services: Services) -> ConsoleSessions:
+    return ConsoleSessions(services.views)
+
+
+def _idle(services: Services) -> timedelta:
+    return timedelta(minutes=services.settings.console_session_idle_minutes)
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -655,9 +667,17 @@ class Console:
     lang: str
     actor: Actor | None
     csrf: str | None
+    session_id: str | None = None  # the cookie's, whether or not it is still a live session
     denied: str | None = None  # the API's 403 message when the role may not take the action
     page_path: str | None = None  # the GET page a language switch returns to
     cookies: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def actor_name(self) -> str:
+        """Who is signed in, by the registry's display name (their id if they have none)."""
+        if self.actor is None:
+            return ""
+        person = self.services.people.get(self.actor.id)
+        return person.display_name if person is not None else self.actor.id
 
     # words
     def t(self, key: str, **values: Any) -> str:
@@ -781,24 +801,27 @@ def _lang(request: Request) -> str:
 
 def console_session(action: str) -> Callable[..., Console]:
     """The console's counterpart of ``api.deps.requires``: the caller comes from
-    the session cookie instead of the Authorization header, through the same
-    credentials lookup, and a role that may not take ``action`` gets the API's
-    403 message. Carries ``linli_action`` like ``requires`` and ``public``."""
+    the session cookie (``infrastructure.console_sessions``) instead of the
+    Authorization header, over the same credentials table, and a role that
+    may not take ``action`` gets the API's 403 message. Carries
+    ``linli_action`` like ``requires`` and ``public``."""
     if action != "public" and action not in PERMISSIONS:
         raise KeyError(f"no permission named {action!r}")
 
     def session(request: Request, services: ServicesDep) -> Console:
-        token = request.cookies.get(SESSION_COOKIE)
-        sid = request.cookies.get(SID_COOKIE)
+        session_id = request.cookies.get(SESSION_COOKIE) or None
+        if session_id is not None and len(session_id) > MAX_SESSION_ID_LENGTH:
+            session_id = None
         actor = None
-        if token and len(token) <= MAX_TOKEN_LENGTH:
-            actor = services.credentials.authenticate(token)
+        if session_id is not None:
+            actor = _sessions(services).actor(session_id, _idle(services))
         console = Console(
             request=request,
             services=services,
             lang=_lang(request),
             actor=actor,
-            csrf=_csrf_for(token, sid) if actor is not None and token and sid else None,
+            csrf=_csrf_for(session_id) if actor is not None and session_id else None,
+            session_id=session_id,
         )
         if actor is not None and action != "public":
             try:
@@ -1017,14 +1040,20 @@ def sign_in(
     if not _same(console.request.cookies.get(PRE_COOKIE), form.get("csrf")):
         return _sign_in_page(console, status=403, error=console.t("csrf_failed"))
     token = form.get("token", "").strip()
-    actor = None
+    session_id = None
     if token and len(token) <= MAX_TOKEN_LENGTH:
-        actor = console.services.credentials.authenticate(token)
-    if actor is None:
+        services = console.services
+        if services.credentials.authenticate(token) is not None:
+            sessions = _sessions(services)
+            sessions.sweep(_idle(services))
+            # None when the credential was revoked since the line above.
+            session_id = sessions.start(token)
+    if session_id is None:
         # The API's own words for a bad bearer token.
         return _sign_in_page(console, status=401, error="invalid or revoked token")
-    console.set_cookie(SESSION_COOKIE, token)
-    console.set_cookie(SID_COOKIE, secrets.token_urlsafe(24))
+    if console.session_id is not None:  # signing in again: the old session goes
+        _sessions(console.services).end(console.session_id)
+    console.set_cookie(SESSION_COOKIE, session_id)
     console.set_cookie(PRE_COOKIE, "")
     return console.redirect(_next(form.get("next")))
 
@@ -1035,8 +1064,9 @@ def sign_out(
 ) -> Response:
     if console.actor is not None and not console.csrf_ok(form):
         return console.error(403, console.t("csrf_failed"))
-    for name in (SESSION_COOKIE, SID_COOKIE):
-        console.set_cookie(name, "")
+    if console.session_id is not None:
+        _sessions(console.services).end(console.session_id)
+    console.set_cookie(SESSION_COOKIE, "")
     return console.redirect("/console/sign-in")
 
 

@@ -169,7 +169,9 @@ def test_every_console_route_declares_who_may_call_it() -> None:
     }
 
 
-def test_sign_in_keeps_the_token_in_an_httponly_strict_cookie(app: FastAPI, world: World) -> None:
+def test_sign_in_keeps_a_session_id_in_an_httponly_strict_cookie(
+    app: FastAPI, world: World
+) -> None:
     b = browser(app, world)
     first = b.get("/console/needs", status="reported")
     assert first.status_code == 303
@@ -204,7 +206,8 @@ def test_sign_in_keeps_the_token_in_an_httponly_strict_cookie(app: FastAPI, worl
     assert done.headers["location"] == "/console/needs"
     cookies = done.headers.get_list("set-cookie")
     session = next(c for c in cookies if c.startswith("linli_console="))
-    assert token in session
+    assert token not in session  # a session id (tests/api/test_console_sessions.py)
+    assert re.fullmatch(r"linli_console=[A-Za-z0-9_-]{43}", session.split(";")[0])
     assert "HttpOnly" in session
     assert "SameSite=strict" in session
     assert "Path=/console" in session
@@ -491,7 +494,8 @@ def test_staff_and_parties_take_the_common_commands_from_the_case_page(
     assert view["redo_count"] == 1
     assert view["priority"] == "urgent" and view["category"] == "facilities"
     history = api.get("supervisor", f"/needs/{need}/history").json()["events"]
-    assert [(e["event_type"], e["actor_id"]) for e in history] == [
+    who = {actor.id: name for name, actor in world.actors.items()}  # events record person ids
+    assert [(e["event_type"], who.get(e["actor_id"])) for e in history] == [
         ("Registered", "resident"),
         ("Accepted", "staff"),
         ("Assigned", "staff"),
