@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from domain.actor import PARTY_ROLES, Role
+from domain.actor import PARTY_ROLES, ROLE_LABELS_ZH, Actor, Role
+from domain.errors import DomainError, InvalidValue
 from infrastructure.settings import Settings
 from infrastructure.store import Services, build_services
 
-console = Console()
+console = Console(soft_wrap=True)  # one message a line, however long
 
 DEMO_ISSUER = "demo"
 
@@ -38,10 +44,21 @@ def main(argv: list[str] | None = None) -> int:
         help="worker processes; with more than one, this process keeps the views up to date",
     )
 
-    token = commands.add_parser("token", help="issue and revoke bearer tokens")
+    token = commands.add_parser("token", help="issue, list and revoke bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
-    create = token_commands.add_parser("create", help="issue a token (printed once)")
-    create.add_argument("--actor", required=True, help="who the token is for")
+    create = token_commands.add_parser(
+        "create", help="issue a token (printed once) to a new or a registered person"
+    )
+    who = create.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--name",
+        "--actor",
+        dest="name",
+        help="register a new person with this display name and issue the token to them",
+    )
+    who.add_argument(
+        "--person", help="a registered person's id (a second credential, e.g. a new phone)"
+    )
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--compound", action="append", default=[], type=UUID, help="repeatable")
     create.add_argument(
@@ -49,10 +66,39 @@ def main(argv: list[str] | None = None) -> int:
     )
     create.add_argument("--household", type=UUID, help="a resident's household")
     create.add_argument("--party", type=UUID, help="the party a party's staff acts for")
+    _listing(token_commands, "list", "every credential: id, person, role, scope, created, revoked")
     revoke = token_commands.add_parser("revoke", help="revoke a token")
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--token", help="the token itself")
     which.add_argument("--id", dest="token_id", help="the token id printed at creation")
+
+    people = commands.add_parser("people", help="the persons who act")
+    _listing(people.add_subparsers(dest="people_command", required=True), "list", "every person")
+    for noun, what in (
+        ("compounds", "compounds"),
+        ("parties", "parties (property companies, committees, branches, co-building units)"),
+    ):
+        listed = commands.add_parser(noun, help=what)
+        _listing(listed.add_subparsers(dest=f"{noun}_command", required=True), "list", what)
+    households = commands.add_parser("households", help="households, and importing them")
+    household_commands = households.add_subparsers(dest="households_command", required=True)
+    _listing(household_commands, "list", "households with their building, area and owner")
+    load = household_commands.add_parser(
+        "import",
+        help="add a compound's households from a CSV file (all or nothing; a re-run changes nothing)",
+    )
+    load.add_argument(
+        "file",
+        type=Path,
+        help="UTF-8 CSV with a header: building, unit, exclusive_area, owner_name, owner_key "
+        "(or 楼栋, 房号, 专有面积, 业主姓名, 业主标识)",
+    )
+    load.add_argument("--compound", required=True, type=UUID, help="the compound")
+    load.add_argument(
+        "--by",
+        required=True,
+        help="the person id of the community staff member who imports (recorded on each event)",
+    )
 
     projections = commands.add_parser("projections", help="the read side")
     projection_commands = projections.add_subparsers(dest="projection_command", required=True)
@@ -72,9 +118,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "token":
             return _token(services, args)
-        return _projections(services, args)
+        if args.command == "projections":
+            return _projections(services, args)
+        if args.command == "households" and args.households_command == "import":
+            return _import_households(services, args)
+        return _list(services, args)
     finally:
         services.close()
+
+
+def _listing(commands: Any, name: str, what: str) -> None:
+    listed = commands.add_parser(name, help=f"list {what}")
+    listed.add_argument("--compound", type=UUID, help="only those of this compound")
+    listed.add_argument("--json", action="store_true", help="as JSON instead of a table")
+
+
+def _detail(error: InvalidValue) -> str:
+    """An InvalidValue's message without its field, which the caller names as an option."""
+    return error.message.removeprefix(f"{error.field}: ")
+
+
+def _refuse(message: str) -> int:
+    """One line naming what is wrong, exit status 2."""
+    console.print(f"[red]{escape(message)}[/red]", highlight=False)
+    return 2
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -127,12 +194,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo(services: Services) -> None:
-    from application.demo import seed
+    from application.demo import DEMO_PEOPLE, seed
 
+    people = _demo_people(services)
     services.updater.catch_up()
     compounds = services.views.cases("compound", None)[0]
     if not compounds:
-        seed(services.app)
+        seed(services.app, people)
         services.updater.catch_up()
         compounds = services.views.cases("compound", None)[0]
     compound = compounds[0]
@@ -142,17 +210,18 @@ def _demo(services: Services) -> None:
     services.credentials.revoke_issued_by(DEMO_ISSUER)
     table = Table(title=f"Demo tokens for {compound['name']} (valid until the next start)")
     table.add_column("role")
+    table.add_column("person")
     table.add_column("token")
     for role in Role:
         token = services.credentials.issue(
-            actor_id=f"demo-{role.value.replace('_', '-')}",
+            person_id=people[role],
             role=role,
             compound_ids=None if role in (Role.ADMIN, Role.SUPERVISOR) else [compound_id],
             household_id=household if role == Role.RESIDENT else None,
             party_id=parties.get(role.value) if role in PARTY_ROLES else None,
             issued_by=DEMO_ISSUER,
         )
-        table.add_row(role.value, token.token)
+        table.add_row(role.value, DEMO_PEOPLE[role], token.token)
     console.print(table)
     console.print(f"Compound id: {compound_id}")
     console.print(
@@ -164,27 +233,26 @@ def _demo(services: Services) -> None:
     )
 
 
+def _demo_people(services: Services) -> dict[Role, str]:
+    """The demo's persons, registered at the first demo start and found again after."""
+    from application.demo import DEMO_PEOPLE
+
+    known = {p.display_name: p.id for p in services.people.all(created_by=DEMO_ISSUER)}
+    return {
+        role: known.get(name) or services.people.register(name, created_by=DEMO_ISSUER).id
+        for role, name in DEMO_PEOPLE.items()
+    }
+
+
 def _token(services: Services, args: argparse.Namespace) -> int:
     if args.token_command == "create":
-        try:
-            issued = services.credentials.issue(
-                actor_id=args.actor,
-                role=Role(args.role),
-                compound_ids=None if args.all_compounds else list(args.compound),
-                household_id=args.household,
-                party_id=args.party,
-            )
-        except ValueError as error:
-            console.print(f"[red]{error}[/red]")
-            return 2
-        console.print(f"token id: {issued.token_id}")
-        print(issued.token)
-        return 0
+        return _issue(services, args)
+    if args.token_command == "list":
+        return _list(services, args)
     try:
         count = services.credentials.revoke(token=args.token, token_id=args.token_id)
     except ValueError as error:
-        console.print(f"[red]{escape(str(error))}[/red]", highlight=False)
-        return 2
+        return _refuse(str(error))
     if not count:
         which = "that token" if args.token is not None else f"the token with id {args.token_id}"
         console.print(
@@ -194,6 +262,257 @@ def _token(services: Services, args: argparse.Namespace) -> int:
         return 1
     console.print(f"revoked {count} token(s)")
     return 0
+
+
+def _issue(services: Services, args: argparse.Namespace) -> int:
+    """``token create``: every check first, then the person (if new) and the
+    credential; a refusal is one line, exit status 2, and nothing written."""
+    role = Role(args.role)
+    if args.all_compounds and args.compound:
+        return _refuse("--compound: give compounds or --all-compounds, not both")
+    compounds = None if args.all_compounds else list(args.compound)
+    try:
+        services.app.check_credential_scope(
+            role, compounds, household_id=args.household, party_id=args.party
+        )
+    except InvalidValue as error:
+        return _refuse(f"--{error.field}: {_detail(error)}")
+    if args.person is not None:
+        person = services.people.get(args.person)
+        if person is None:
+            return _refuse(f"--person: no such person: {args.person} (see `linli people list`)")
+    else:
+        try:
+            person = services.people.register(args.name, created_by="cli")
+        except InvalidValue as error:
+            return _refuse(f"--name: {_detail(error)}")
+    issued = services.credentials.issue(
+        person_id=person.id,
+        role=role,
+        compound_ids=compounds,
+        household_id=args.household,
+        party_id=args.party,
+    )
+    console.print(
+        f"token id: {issued.token_id}  person: {escape(person.display_name)} ({person.id})",
+        highlight=False,
+    )
+    print(issued.token)
+    return 0
+
+
+# ----- what exists: the list commands --------------------------------------------------
+
+
+def _list(services: Services, args: argparse.Namespace) -> int:
+    """``people|token|compounds|parties|households list [--compound ID] [--json]``."""
+    services.updater.catch_up()
+    only = None if args.compound is None else str(args.compound)
+    compounds = {
+        row["id"]: row
+        for row in services.views.cases("compound", None if only is None else [only])[0]
+    }
+    if only is not None and only not in compounds:
+        return _refuse(f"--compound: no such compound: {only}")
+    names = {p.id: p.display_name for p in services.people.all()}
+    rows: list[dict[str, Any]]
+    if args.command == "compounds":
+        rows = [
+            {
+                "id": c["id"],
+                "name": c["name"],
+                "community": c["community"],
+                "buildings": len(c["buildings"]),
+                "households": len(c["households"]),
+            }
+            for c in compounds.values()
+        ]
+    elif args.command == "parties":
+        rows = [
+            {
+                "id": p["id"],
+                "name": p["name"],
+                "kind": p["kind"],
+                "kind_zh": p["kind_zh"],
+                "compound_id": p["compound_id"],
+                "compound": compounds[p["compound_id"]]["name"],
+            }
+            for p in services.views.cases("party", list(compounds))[0]
+        ]
+    elif args.command == "households":
+        rows = [
+            _household(compound, household, names)
+            for compound in compounds.values()
+            for household in compound["households"]
+        ]
+    elif args.command == "token":
+        parties = {p["id"]: p["name"] for p in services.views.cases("party", None)[0]}
+        rows = [
+            {
+                "id": t["id"],
+                "person": names.get(t["person_id"], ""),
+                **t,
+                "scope": _scope(t, compounds, parties),
+            }
+            for t in services.credentials.all()
+            if only is None or t["compound_ids"] is None or only in t["compound_ids"]
+        ]
+    else:
+        rows = _people(services, only, compounds)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    zone = ZoneInfo(services.settings.timezone)
+    table = Table(title=f"{args.command} ({len(rows)})")
+    columns = TABLE_COLUMNS[args.command]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(column, row[column], zone) for column in columns))
+    console.print(table)
+    return 0
+
+
+# What a table shows of each list (``--json`` has every field).
+TABLE_COLUMNS = {
+    "people": ("display_name", "roles", "units_owned", "created_at", "id"),
+    "token": ("id", "person", "role", "scope", "created_at", "revoked_at"),
+    "compounds": ("name", "community", "households", "id"),
+    "parties": ("name", "kind_zh", "compound", "id"),
+    "households": ("building", "unit", "exclusive_area", "owner", "id"),
+}
+
+
+def _scope(credential: dict[str, Any], compounds: dict[str, Any], parties: dict[str, str]) -> str:
+    """Where a credential acts, in words: its compounds, household or party."""
+    if credential["compound_ids"] is None:
+        return "所有小区 (all compounds)"
+    known = {c["id"]: c for c in compounds.values()}
+    words = [known[c]["name"] if c in known else c for c in credential["compound_ids"]]
+    household = credential["household_id"]
+    for compound in known.values():
+        for h in compound["households"]:
+            if h["id"] == household:
+                building = next(b["name"] for b in compound["buildings"] if b["id"] == h["building_id"])
+                words.append(f"{building} {h['number']}")
+    if credential["party_id"]:
+        words.append(parties.get(credential["party_id"], credential["party_id"]))
+    return ", ".join(words)
+
+
+def _cell(column: str, value: object, zone: ZoneInfo) -> str:
+    """A table cell as a person reads it: times to the minute in the local zone."""
+    if value is None:
+        return "-"
+    if column in ("role", "roles"):
+        roles = value if isinstance(value, list) else [value]
+        return ", ".join(ROLE_LABELS_ZH[Role(r)] for r in roles)
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if column.endswith("_at") and isinstance(value, str):
+        return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return escape(str(value))
+
+
+def _household(compound: dict[str, Any], household: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    buildings = {b["id"]: b["name"] for b in compound["buildings"]}
+    owner_id = household.get("owner_id")
+    return {
+        "id": household["id"],
+        "compound_id": compound["id"],
+        "building": buildings.get(household["building_id"], ""),
+        "unit": household["number"],
+        "exclusive_area": household["exclusive_area"],
+        "owner_id": owner_id,
+        "owner": names.get(owner_id, "") if owner_id else household.get("owner_name"),
+    }
+
+
+def _people(services: Services, only: str | None, compounds: dict[str, Any]) -> list[dict[str, Any]]:
+    """Persons, each with the roles of their active credentials; of one compound:
+    those whose credentials act there and the owners of its households."""
+    roles: dict[str, set[str]] = {}
+    there: set[str] = set()
+    for t in services.credentials.all():
+        if t["revoked_at"] is None:
+            roles.setdefault(t["person_id"], set()).add(t["role"])
+        if only is not None and (t["compound_ids"] is None or only in t["compound_ids"]):
+            there.add(t["person_id"])
+    owners: dict[str, int] = {}
+    for compound in compounds.values():
+        for household in compound["households"]:
+            if household.get("owner_id"):
+                owners[household["owner_id"]] = owners.get(household["owner_id"], 0) + 1
+    return [
+        {**p.public(), "roles": sorted(roles.get(p.id, ())), "units_owned": owners.get(p.id, 0)}
+        for p in services.people.all()
+        if only is None or p.id in there or p.id in owners
+    ]
+
+
+# ----- importing households -----------------------------------------------------------
+
+
+def _import_households(services: Services, args: argparse.Namespace) -> int:
+    from application.household_import import ImportRefused, Owner, plan, read_rows
+
+    by = _staff_of(services, args.by, args.compound)
+    if isinstance(by, str):
+        return _refuse(by)
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return _refuse(f"{args.file}: cannot read it as UTF-8 text ({error})")
+    try:
+        rows, refused = read_rows(text)
+        owners = {
+            key: Owner(found.id, found.display_name)
+            for key in {r.owner_key for r in rows if r.owner_key}
+            if (found := services.people.by_owner_key(key)) is not None
+        }
+        compound = services.app.get_compound(by, args.compound)
+        new = plan(compound, rows, owners, refused)
+        for row in new:  # the owners new to the registry, once each
+            if row.owner_key and row.owner_key not in owners:
+                person = services.people.register(
+                    row.owner_name or "", created_by=by.id, owner_key=row.owner_key
+                )
+                owners[row.owner_key] = Owner(person.id, person.display_name)
+        added, recorded = services.app.import_households(by, args.compound, rows, owners)
+    except ImportRefused as refused:
+        for line, message in refused.refusals:
+            console.print(f"[red]{args.file}:{line}: {escape(message)}[/red]", highlight=False)
+        console.print(f"[red]nothing imported: {len(refused.refusals)} row(s) refused[/red]")
+        return 2
+    except DomainError as error:
+        return _refuse(error.message)
+    console.print(
+        f"{added} household(s) added, {len(rows) - added} already registered"
+        + (f" (log position {recorded.position})" if added else "")
+    )
+    return 0
+
+
+def _staff_of(services: Services, person_id: str, compound_id: UUID) -> Actor | str:
+    """The community staff member a person is in ``compound_id``, by an active
+    credential of theirs, or what is wrong."""
+    for t in services.credentials.all():
+        if (
+            t["person_id"] == person_id
+            and t["role"] == Role.COMMUNITY_STAFF
+            and t["revoked_at"] is None
+            and (t["compound_ids"] is None or str(compound_id) in t["compound_ids"])
+        ):
+            return Actor(
+                person_id,
+                Role.COMMUNITY_STAFF,
+                compound_ids=None
+                if t["compound_ids"] is None
+                else frozenset(UUID(c) for c in t["compound_ids"]),
+            )
+    return (
+        f"--by: {person_id} holds no active community staff credential for compound {compound_id}"
+    )
 
 
 def _projections(services: Services, args: argparse.Namespace) -> int:

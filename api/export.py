@@ -55,6 +55,7 @@ HISTORY_COLUMNS = (
     "occurred_at",
     "event",
     "actor_id",
+    "actor_name",
     "actor_role",
     "actor_role_zh",
     "reason",

@@ -21,10 +21,12 @@ AUDITORS = frozenset(
 )
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
-    "compound.register": frozenset({R.COMMUNITY_STAFF, R.ADMIN}),
-    "compound.change": frozenset({R.COMMUNITY_STAFF, R.ADMIN}),
+    # Community staff register compounds and parties; an administrator issues
+    # credentials (on the command line) and nothing else (DESIGN section 1).
+    "compound.register": frozenset({R.COMMUNITY_STAFF}),
+    "compound.change": frozenset({R.COMMUNITY_STAFF}),
     "compound.read": ALL_ROLES,
-    "party.register": frozenset({R.COMMUNITY_STAFF, R.ADMIN}),
+    "party.register": frozenset({R.COMMUNITY_STAFF}),
     "party.read": ALL_ROLES,
     "need.register": frozenset(
         {R.RESIDENT, R.GRID_WORKER, R.COMMUNITY_STAFF, R.PARTY_BRANCH, R.OWNERS_COMMITTEE}

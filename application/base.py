@@ -289,6 +289,18 @@ class LinliBase(Application):
         self.kept.keep(party)
         return party
 
+    def party_serving(self, compound_id: UUID, party_id: UUID, field: str) -> Party:
+        """A party named in a command: one of another compound is refused in
+        the same words as one that does not exist, so that a caller learns
+        nothing of other compounds' parties."""
+        try:
+            party = self.get_party(party_id)
+        except NotFound:
+            party = None
+        if party is None or party.compound_id != compound_id:
+            raise InvalidValue(field, f"no such party in this compound: {party_id}")
+        return party
+
     def _visible_compound(self, by: Actor, compound_id: UUID, field: str) -> Compound:
         """A compound named in a command's body: unknown or not covered is a 422 on the field."""
         if not by.covers(compound_id):

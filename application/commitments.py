@@ -65,12 +65,7 @@ class CommitmentCommands(LinliBase):
         return party
 
     def _provider(self, compound_id: UUID, provider_party_id: UUID) -> Party:
-        try:
-            party = self.get_party(provider_party_id)
-        except NotFound:
-            raise InvalidValue("provider_party_id", "no such party") from None
-        if party.compound_id != compound_id:
-            raise InvalidValue("provider_party_id", "the party does not serve this compound")
+        party = self.party_serving(compound_id, provider_party_id, "provider_party_id")
         if party.kind not in PROVIDER_KINDS:
             raise InvalidValue(
                 "provider_party_id",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from uuid import UUID
@@ -17,11 +18,26 @@ class DemoCompound:
     parties: dict[str, UUID] = field(default_factory=dict)
 
 
-DEMO_STAFF = Actor("demo-staff", Role.COMMUNITY_STAFF, compound_ids=None)
+# The demo's people, one a role, by display name. ``seed`` is given their
+# person ids (``linli serve --demo`` registers them); events name the ids.
+DEMO_PEOPLE: dict[Role, str] = {
+    Role.RESIDENT: "张秀英",
+    Role.GRID_WORKER: "刘网格",
+    Role.PARTY_BRANCH: "陈书记",
+    Role.OWNERS_COMMITTEE: "赵主任",
+    Role.PROPERTY_COMPANY: "孙经理",
+    Role.CO_BUILDING_UNIT: "周队长",
+    Role.COMMUNITY_STAFF: "王芳",
+    Role.SUPERVISOR: "吴督查",
+    Role.ADMIN: "系统管理员",
+}
 
 
-def seed(app: Linli) -> DemoCompound:
-    staff = DEMO_STAFF
+def seed(app: Linli, people: Mapping[Role, str] | None = None) -> DemoCompound:
+    """The demo compound; ``people`` gives each role's person id (by default
+    the role's code, for tests that need no registry)."""
+    ids = people or {role: f"demo-{role.value}" for role in Role}
+    staff = Actor(ids[Role.COMMUNITY_STAFF], Role.COMMUNITY_STAFF, compound_ids=None)
     compound = app.register_compound(
         staff, name="幸福里小区", community="和平社区", address="和平路 88 号"
     )
@@ -48,10 +64,12 @@ def seed(app: Linli) -> DemoCompound:
             staff, compound_id=compound.id, kind=kind, name=name
         ).id
 
-    scoped = Actor("demo-staff", Role.COMMUNITY_STAFF, compound_ids=frozenset({compound.id}))
-    grid = Actor("demo-grid-worker", Role.GRID_WORKER, compound_ids=frozenset({compound.id}))
+    scoped = Actor(
+        ids[Role.COMMUNITY_STAFF], Role.COMMUNITY_STAFF, compound_ids=frozenset({compound.id})
+    )
+    grid = Actor(ids[Role.GRID_WORKER], Role.GRID_WORKER, compound_ids=frozenset({compound.id}))
     property_staff = Actor(
-        "demo-property",
+        ids[Role.PROPERTY_COMPANY],
         Role.PROPERTY_COMPANY,
         compound_ids=frozenset({compound.id}),
         party_id=demo.parties["property_company"],
@@ -79,13 +97,13 @@ def seed(app: Linli) -> DemoCompound:
     ).id
     app.accept_need(scoped, noise, priority="normal")
     branch = Actor(
-        "demo-party-branch",
+        ids[Role.PARTY_BRANCH],
         Role.PARTY_BRANCH,
         compound_ids=frozenset({compound.id}),
         party_id=demo.parties["party_branch"],
     )
     committee = Actor(
-        "demo-owners-committee",
+        ids[Role.OWNERS_COMMITTEE],
         Role.OWNERS_COMMITTEE,
         compound_ids=frozenset({compound.id}),
         party_id=demo.parties["owners_committee"],

@@ -110,12 +110,7 @@ class NeedCommands(LinliBase):
         expected_version: int | None = None,
     ) -> Recorded:
         def assign(need: Need) -> None:
-            try:
-                party = self.get_party(party_id)
-            except NotFound:
-                raise InvalidValue("party_id", "no such party") from None
-            if party.compound_id != need.compound_id:
-                raise InvalidValue("party_id", "the party does not serve this need's compound")
+            party = self.party_serving(need.compound_id, party_id, "party_id")
             if commitment_id is not None:
                 if commitment_item_no is None:
                     raise InvalidValue(

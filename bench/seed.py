@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 from domain.actor import Actor, Role
 from domain.need import Need
 
-ADMIN = Actor("bench-admin", Role.ADMIN, compound_ids=None)
+REGISTRAR = Actor("bench-staff", Role.COMMUNITY_STAFF, compound_ids=None)
 PARTY_KINDS = ("property_company", "party_branch", "owners_committee", "co_building_unit")
 
 # How far each need got, as counts in a cycle of 50: most are long closed, a
@@ -36,18 +36,18 @@ def build_world(services: Any, compounds: int = 8) -> dict[str, Any]:
     app = services.app
     world: dict[str, Any] = {"compounds": []}
     for k in range(compounds):
-        cid = app.register_compound(ADMIN, name=f"幸福里{k}号小区", community="和平社区").id
-        building, _ = app.add_building(ADMIN, cid, name="1号楼")
+        cid = app.register_compound(REGISTRAR, name=f"幸福里{k}号小区", community="和平社区").id
+        building, _ = app.add_building(REGISTRAR, cid, name="1号楼")
         households = [
             str(
                 app.add_household(
-                    ADMIN, cid, building_id=building, number=f"10{i}", exclusive_area=Decimal("90")
+                    REGISTRAR, cid, building_id=building, number=f"10{i}", exclusive_area=Decimal("90")
                 )[0]
             )
             for i in range(1, 3)
         ]
         parties = {
-            kind: str(app.register_party(ADMIN, compound_id=cid, kind=kind, name=f"{kind} {k}").id)
+            kind: str(app.register_party(REGISTRAR, compound_id=cid, kind=kind, name=f"{kind} {k}").id)
             for kind in PARTY_KINDS
         }
         world["compounds"].append(
@@ -57,10 +57,10 @@ def build_world(services: Any, compounds: int = 8) -> dict[str, Any]:
     cid = UUID(first["id"])
     issue = services.credentials.issue
     world["tokens"] = {
-        "grid_worker": issue(actor_id="bench-grid", role=Role.GRID_WORKER, compound_ids=[cid]).token,
-        "staff": issue(actor_id="bench-staff", role=Role.COMMUNITY_STAFF, compound_ids=[cid]).token,
+        "grid_worker": issue(person_id=services.people.register("bench-grid", created_by="bench").id, role=Role.GRID_WORKER, compound_ids=[cid]).token,
+        "staff": issue(person_id=services.people.register("bench-staff", created_by="bench").id, role=Role.COMMUNITY_STAFF, compound_ids=[cid]).token,
         "property_company": issue(
-            actor_id="bench-pc",
+            person_id=services.people.register("bench-pc", created_by="bench").id,
             role=Role.PROPERTY_COMPANY,
             compound_ids=[cid],
             party_id=UUID(first["parties"]["property_company"]),

@@ -10,10 +10,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from application.readmodel import utc_text
-from domain.actor import PARTY_ROLES, Actor, Role
+from domain.actor import Actor, Role
 from infrastructure.views import LinliViews
 
 TOKEN_PREFIX = "linli_"
@@ -68,26 +69,24 @@ class Credentials:
     def issue(
         self,
         *,
-        actor_id: str,
+        person_id: str,
         role: Role,
         compound_ids: list[UUID] | None,
         household_id: UUID | None = None,
         party_id: UUID | None = None,
         issued_by: str = "cli",
     ) -> IssuedToken:
-        """Create a credential; the token is returned once and never stored."""
-        if not actor_id.strip():
-            raise ValueError("actor: must not be empty")
-        if role == Role.RESIDENT and household_id is None:
-            raise ValueError("a resident's credential names their household (--household)")
-        if role in PARTY_ROLES and party_id is None:
-            raise ValueError(f"a {role} credential names the party it acts for (--party)")
-        if compound_ids is None and role not in (Role.SUPERVISOR, Role.ADMIN, Role.COMMUNITY_STAFF):
-            raise ValueError(f"a {role} credential must name its compounds (--compound)")
+        """Create a credential for a registered person; the token is returned
+        once and never stored. Whether the compounds, the household and the
+        party exist and fit the role is the application's to check first
+        (``Linli.check_credential_scope``)."""
+        if not person_id.strip():
+            raise ValueError("person: must not be empty")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest = token_hash(token)
         doc = {
-            "actor_id": actor_id,
+            "person_id": person_id,
+            "actor_id": person_id,
             "role": str(role),
             "compound_ids": None if compound_ids is None else [str(c) for c in compound_ids],
             "household_id": None if household_id is None else str(household_id),
@@ -97,12 +96,15 @@ class Credentials:
         }
         now = utc_text(datetime.now(UTC))
         with self.views.writing() as c:
+            c.execute(self.views.sql("SELECT 1 FROM {persons} WHERE id = ?"), [person_id])
+            if c.fetchone() is None:
+                raise ValueError(f"no such person: {person_id}")
             c.execute(
                 self.views.sql(
                     "INSERT INTO {credentials} (token_hash, actor_id, role, doc, created_at) "
                     "VALUES (?, ?, ?, ?, ?)"
                 ),
-                [digest, actor_id, str(role), json.dumps(doc), now],
+                [digest, person_id, str(role), json.dumps(doc), now],
             )
         return IssuedToken(token, digest[:TOKEN_ID_LENGTH], _actor(doc))
 
@@ -185,6 +187,34 @@ class Credentials:
             count = len(c.fetchall())
         _revoked_here()  # after the commit
         return count
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every credential ever issued, oldest first, as an operator lists them
+        (never the token, which is not stored)."""
+        with self.views.reading() as c:
+            c.execute(
+                self.views.sql(
+                    "SELECT doc, created_at, revoked_at FROM {credentials} ORDER BY created_at"
+                )
+            )
+            rows = c.fetchall()
+        listed = []
+        for row in rows:
+            doc = json.loads(row["doc"])
+            listed.append(
+                {
+                    "id": doc["token_id"],
+                    "person_id": doc.get("person_id", doc["actor_id"]),
+                    "role": doc["role"],
+                    "compound_ids": doc["compound_ids"],
+                    "household_id": doc.get("household_id"),
+                    "party_id": doc.get("party_id"),
+                    "issued_by": doc["issued_by"],
+                    "created_at": row["created_at"],
+                    "revoked_at": row["revoked_at"],
+                }
+            )
+        return listed
 
     def revoke_issued_by(self, issued_by: str) -> None:
         """Revoke every credential that one issuer made (the demo's, at each start)."""

@@ -15,6 +15,7 @@ import psycopg
 from application.app import Linli
 from infrastructure.calendar import deadline_policy
 from infrastructure.credentials import Credentials
+from infrastructure.people import People
 from infrastructure.listening import Listener
 from infrastructure.recorders import changed_aggregates
 from infrastructure.runner import ViewUpdater
@@ -57,6 +58,7 @@ class Services:
     app: Linli
     views: LinliViews
     credentials: Credentials
+    people: People
     updater: ViewUpdater
     other_writers: Listener | None = None
 
@@ -206,6 +208,8 @@ def build_services(settings: Settings) -> Services:
             else PostgresViews(datastore, log)
         )
         views.create_table()  # type: ignore[attr-defined]
+        people = People(views)
+        people.adopt_legacy_credentials()
     updater = ViewUpdater(
         app,
         views,
@@ -216,5 +220,5 @@ def build_services(settings: Settings) -> Services:
     )
     app.on_recorded(updater.wake)
     return Services(
-        settings, app, views, Credentials(views), updater, _other_writers(settings, app)
+        settings, app, views, Credentials(views), people, updater, _other_writers(settings, app)
     )

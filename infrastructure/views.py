@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,7 +55,7 @@ NEED_COLUMNS = (
     "registered_position",
 )
 VIEW_TABLES = ("need_view", "case_view", "case_history")
-TABLES = (*VIEW_TABLES, "credentials")
+TABLES = (*VIEW_TABLES, "credentials", "persons", "console_sessions")
 INDEXES = {
     "need_view": ("compound", "position", "party", "reporter", "household", "commitment"),
     "case_view": ("type", "period"),
@@ -81,7 +81,9 @@ class PositionMoved(Exception):
 
 
 class LinliViews:
-    """Case views, audit trails and the credentials table, in one datastore."""
+    """Case views, audit trails, and the registries of persons, credentials and
+    console sessions, in one datastore. The registries are not views: nothing
+    rebuilds them from the log, and a rebuild leaves them alone."""
 
     datastore: Any
     log: EventLog
@@ -134,6 +136,18 @@ class LinliViews:
             "CREATE TABLE IF NOT EXISTS {credentials} ("
             "token_hash TEXT PRIMARY KEY, actor_id TEXT NOT NULL, role TEXT NOT NULL, "
             "doc TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)",
+            # Persons (infrastructure/people.py): ``id`` is what events record as
+            # who acted; the name is only for display. ``owner_key`` (a phone or
+            # property certificate number) finds an owner again on a re-import.
+            "CREATE TABLE IF NOT EXISTS {persons} ("
+            "id TEXT PRIMARY KEY, display_name TEXT NOT NULL, owner_key TEXT UNIQUE, "
+            "legacy INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, created_by TEXT NOT NULL)",
+            # The console's server-side sessions: only a hash of the cookie's
+            # session id is stored; a session lives while its credential does.
+            "CREATE TABLE IF NOT EXISTS {console_sessions} ("
+            "session_hash TEXT PRIMARY KEY, token_hash TEXT NOT NULL, "
+            "created_at TEXT NOT NULL, last_seen_at TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS console_sessions_token ON {console_sessions} (token_hash)",
         ]
 
     def create_view_tables(self) -> None:
@@ -491,7 +505,7 @@ class LinliViews:
         params: list[Any] = [case_id] if after is None else [case_id, after]
         with self.reading() as c:
             found = self._trail_events(c, f"{where} ORDER BY h.position LIMIT ?", [*params, limit + 1])
-        rows = self._entries(found[:limit])
+            rows = self._entries(c, found[:limit])
         next_after = int(found[limit - 1]["id"]) if len(found) > limit else None
         return rows, next_after
 
@@ -515,7 +529,7 @@ class LinliViews:
         """A case's whole trail, oldest first, as a list (in one read)."""
         with self.reading() as c:
             found = self._trail_events(c, "h.case_id = ? ORDER BY h.position", [case_id])
-        return self._entries(found)
+            return self._entries(c, found)
 
     def _trail_events(self, c: Any, clause: str, params: list[Any]) -> list[Any]:
         """The events on trails, with their positions: the rows of the log
@@ -531,13 +545,33 @@ class LinliViews:
         )
         return c.fetchall()
 
-    def _entries(self, rows: Sequence[Any]) -> list[Row]:
-        """Trail entries, rendered from the rows of the log that hold their events."""
+    def _entries(self, c: Any, rows: Sequence[Any]) -> list[Row]:
+        """Trail entries, rendered from the rows of the log that hold their
+        events, each naming who acted by the registry's display name too."""
         decode = self.log.decode
-        return [
+        entries = [
             history_entry(decode(_notification(row)), int(row["id"]), row["case_type"])
             for row in rows
         ]
+        names = self.person_names(c, [e["actor_id"] for e in entries])
+        for entry in entries:
+            entry["actor_name"] = names.get(entry["actor_id"])
+        return entries
+
+    def person_names(self, c: Any, person_ids: Iterable[str | None]) -> dict[str, str]:
+        """Display names of those of ``person_ids`` that are registered persons."""
+        wanted = sorted({p for p in person_ids if p})
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            c.execute(
+                self.sql(
+                    f"SELECT id, display_name FROM {{persons}} WHERE id IN ({', '.join('?' * len(chunk))})"
+                ),
+                chunk,
+            )
+            found.update((r["id"], r["display_name"]) for r in c.fetchall())
+        return found
 
     def case(self, case_type: str, case_id: str) -> Row | None:
         with self.reading() as c:

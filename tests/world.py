@@ -26,33 +26,36 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
 
-ADMIN = Actor("setup-admin", Role.ADMIN, compound_ids=None)
+# Who registers the test compounds and parties: community staff of every
+# compound (an administrator only issues credentials).
+REGISTRAR = Actor("setup-staff", Role.COMMUNITY_STAFF, compound_ids=None)
 
 
 def build_world(services: Services) -> World:
     app = services.app
-    compound = app.register_compound(ADMIN, name="幸福里小区", community="和平社区").id
-    other = app.register_compound(ADMIN, name="光明苑").id
-    building, _ = app.add_building(ADMIN, compound, name="1号楼")
+    compound = app.register_compound(REGISTRAR, name="幸福里小区", community="和平社区").id
+    other = app.register_compound(REGISTRAR, name="光明苑").id
+    building, _ = app.add_building(REGISTRAR, compound, name="1号楼")
     households = [
         app.add_household(
-            ADMIN, compound, building_id=building, number=f"10{i}", exclusive_area=Decimal("90")
+            REGISTRAR, compound, building_id=building, number=f"10{i}", exclusive_area=Decimal("90")
         )[0]
         for i in range(1, 4)
     ]
     parties = {
-        kind: app.register_party(ADMIN, compound_id=compound, kind=kind, name=f"{kind} 甲").id
+        kind: app.register_party(REGISTRAR, compound_id=compound, kind=kind, name=f"{kind} 甲").id
         for kind in sorted(PARTY_ROLES)
     }
     other_pc = app.register_party(
-        ADMIN, compound_id=other, kind="property_company", name="光明物业"
+        REGISTRAR, compound_id=other, kind="property_company", name="光明物业"
     ).id
     world = World(services, compound, other, households, parties, other_pc)
     credentials = services.credentials
     mine = [compound]
 
     def issue(name: str, role: Role, compounds: list[UUID] | None, **extra: UUID) -> None:
-        issued = credentials.issue(actor_id=name, role=role, compound_ids=compounds, **extra)
+        person = services.people.register(name, created_by="test")
+        issued = credentials.issue(person_id=person.id, role=role, compound_ids=compounds, **extra)
         world.tokens[name] = issued.token
         world.actors[name] = issued.actor
 

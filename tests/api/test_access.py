@@ -160,7 +160,7 @@ def test_a_housemate_does_not_see_a_residents_own_report(client: TestClient, wor
     """Two residents of one household: each sees their own reports and what a
     grid worker collected at their door, never the other's own report."""
     housemate = world.services.credentials.issue(
-        actor_id="同户居民",
+        person_id=world.services.people.register("同户居民", created_by="test").id,
         role=Role.RESIDENT,
         compound_ids=[world.compound_id],
         household_id=world.households[0],
@@ -285,7 +285,7 @@ def test_token_revoke_by_id_takes_exactly_the_printed_id(
 def test_credentials_revoke_matches_an_id_whole(world: World) -> None:
     credentials = world.services.credentials
     issued = [
-        credentials.issue(actor_id=f"s{i}", role=Role.SUPERVISOR, compound_ids=None) for i in range(3)
+        credentials.issue(person_id=world.services.people.register(f"s{i}", created_by="test").id, role=Role.SUPERVISOR, compound_ids=None) for i in range(3)
     ]
     for bad in ("", "%", "_", issued[0].token_id[:1]):
         with pytest.raises(ValueError, match="token id"):

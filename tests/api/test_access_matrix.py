@@ -49,7 +49,7 @@ from api.app import create_app
 from domain.actor import Actor, Role
 from infrastructure.store import Services, build_services
 from tests.conftest import settings_for
-from tests.world import ADMIN, World, build_world
+from tests.world import REGISTRAR, World, build_world
 
 # ----- the routes of the app ----------------------------------------------------------
 
@@ -105,7 +105,8 @@ AUDITORS = frozenset(
 )
 DRAFTERS = frozenset({R.PARTY_BRANCH, R.OWNERS_COMMITTEE})
 OVERSEERS = frozenset({R.PARTY_BRANCH, R.OWNERS_COMMITTEE, R.COMMUNITY_STAFF})
-REGISTRARS = frozenset({R.COMMUNITY_STAFF, R.ADMIN})
+# Admins issue credentials and nothing else (DESIGN section 1).
+REGISTRARS = frozenset({R.COMMUNITY_STAFF})
 REPORTERS = frozenset(
     {R.RESIDENT, R.GRID_WORKER, R.COMMUNITY_STAFF, R.PARTY_BRANCH, R.OWNERS_COMMITTEE}
 )
@@ -403,9 +404,9 @@ def _prepare(services: Services, client: TestClient, *, reads: bool) -> Env:
     app = services.app
     env = Env(services, world, client)
     away = world.other_compound_id
-    away_branch = app.register_party(ADMIN, compound_id=away, kind="party_branch", name="光明苑党支部").id
+    away_branch = app.register_party(REGISTRAR, compound_id=away, kind="party_branch", name="光明苑党支部").id
     away_committee = app.register_party(
-        ADMIN, compound_id=away, kind="owners_committee", name="光明苑业委会"
+        REGISTRAR, compound_id=away, kind="owners_committee", name="光明苑业委会"
     ).id
     env.actors = {
         **world.actors,
@@ -420,9 +421,9 @@ def _prepare(services: Services, client: TestClient, *, reads: bool) -> Env:
         "away_branch": away_branch,
     }
     env.party_ids = {k: str(v) for k, v in parties.items()}
-    building, _ = app.add_building(ADMIN, away, name="A栋")
+    building, _ = app.add_building(REGISTRAR, away, name="A栋")
     household, _ = app.add_household(
-        ADMIN, away, building_id=building, number="A101", exclusive_area=Decimal("70")
+        REGISTRAR, away, building_id=building, number="A101", exclusive_area=Decimal("70")
     )
     env.ids.update(
         {
@@ -441,7 +442,7 @@ def _prepare(services: Services, client: TestClient, *, reads: bool) -> Env:
     if reads:
         env.ids.update(_read_objects(env))
     env.sessions = {member: _sign_in(client, world.tokens[member]) for member in MEMBERS}
-    env.sessions[FORGED] = (f"linli_console=linli_{'x' * 43}; linli_console_sid=sid", "x")
+    env.sessions[FORGED] = (f"linli_console=linli_{'x' * 43}", "x")
     return env
 
 
@@ -456,10 +457,7 @@ def _sign_in(client: TestClient, token: str) -> tuple[str, str]:
         follow_redirects=False,
     )
     assert signed_in.status_code == 303, signed_in.text[:300]
-    cookie = (
-        f"linli_console={signed_in.cookies['linli_console']}; "
-        f"linli_console_sid={signed_in.cookies['linli_console_sid']}"
-    )
+    cookie = f"linli_console={signed_in.cookies['linli_console']}"
     client.cookies.clear()
     home = client.get("/console", headers={"Cookie": cookie}, follow_redirects=False)
     match = re.search(r'name="csrf" value="([^"]+)"', home.text)

@@ -15,7 +15,7 @@ from domain.actor import Actor, Role
 from domain.calendar import WorkingCalendar
 from domain.commitment import ServiceCommitment
 from tests.api.client import Api
-from tests.world import ADMIN, World
+from tests.world import REGISTRAR, World
 
 
 @pytest.fixture
@@ -227,7 +227,7 @@ def test_a_list_from_draft_through_two_amendments_inspections_and_termination(ap
     assert names[-3:] == ["Suspended", "Resumed", "Terminated"]
     assert [e["version"] for e in events] == list(range(1, len(events) + 1))
     amendments = [e for e in events if e["event_type"] == "Amended"]
-    assert [(e["actor_id"], e["actor_role"]) for e in amendments] == [
+    assert [(e["actor_name"], e["actor_role"]) for e in amendments] == [
         ("owners_committee", "owners_committee"),
         ("party_branch", "party_branch"),
         ("owners_committee", "owners_committee"),
@@ -295,7 +295,7 @@ def test_a_party_branch_credential_of_another_party_cannot_confirm(
     cid = draft(api)
     # A party-branch credential whose party is this compound's owners' committee.
     issued = world.services.credentials.issue(
-        actor_id="impostor",
+        person_id=world.services.people.register("impostor", created_by="test").id,
         role=Role.PARTY_BRANCH,
         compound_ids=[world.compound_id],
         party_id=world.parties["owners_committee"],
@@ -359,7 +359,7 @@ def test_only_the_branch_and_the_committee_draft_and_amend(api: Api) -> None:
         ({"title": ""}, "title", ""),
         ({"compound_id": "not-a-uuid"}, "compound_id", ""),
         ({"provider_party_id": "{owners_committee}"}, "provider_party_id", "not a party of kind"),
-        ({"provider_party_id": "{other_property}"}, "provider_party_id", "does not serve"),
+        ({"provider_party_id": "{other_property}"}, "provider_party_id", "no such party"),
         ({"provider_party_id": "{random}"}, "provider_party_id", "no such party"),
         ({"compound_id": "{other_compound}"}, "compound_id", ""),
     ],
@@ -635,9 +635,9 @@ def test_a_need_cites_an_item_of_the_version_in_effect_or_gets_422(api: Api) -> 
 def test_another_compounds_list_is_not_cited(api: Api, world: World) -> None:
     app = world.services.app
     there_id = world.other_compound_id
-    branch = app.register_party(ADMIN, compound_id=there_id, kind="party_branch", name="支部").id
+    branch = app.register_party(REGISTRAR, compound_id=there_id, kind="party_branch", name="支部").id
     committee = app.register_party(
-        ADMIN, compound_id=there_id, kind="owners_committee", name="业委会"
+        REGISTRAR, compound_id=there_id, kind="owners_committee", name="业委会"
     ).id
     there = frozenset({world.other_compound_id})
     b = Actor("b2", Role.PARTY_BRANCH, there, party_id=branch)

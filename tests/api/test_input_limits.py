@@ -351,7 +351,7 @@ def test_names_are_stored_exactly_too(api: Api) -> None:
     name = "幸福里👨\u200d👩\u200d👧小区 Résidence\u0301 العربية"
     created = api.ok("staff", "/compounds", {"name": name, "address": TEXTS["mixed scripts"]})
     staff = api.world.services.credentials.issue(
-        actor_id="全能 staff", role=Role.COMMUNITY_STAFF, compound_ids=None
+        person_id=api.world.services.people.register("全能 staff", created_by="test").id, role=Role.COMMUNITY_STAFF, compound_ids=None
     )
     view = api.client.get(
         f"/compounds/{created['id']}",

@@ -28,7 +28,9 @@ def test_grid_worker_records_the_evaluation_on_the_reporters_behalf(api: Api) ->
     history = api.get("supervisor", f"/needs/{need}/history", after=done["position"]).json()
     last = history["events"][-1]
     assert last["event_type"] == "Evaluated"
-    assert last["actor_id"] == "staff"
+    # Who is the person's id; the registry's name is beside it for display.
+    assert last["actor_id"] == api.world.actors["staff"].id
+    assert last["actor_name"] == "staff"
     assert last["data"]["on_behalf_of_reporter"] is True
 
 
@@ -60,7 +62,7 @@ def test_lifecycle_of_a_residents_own_need(api: Api) -> None:
         "Resolved",
         "Evaluated",
     ]
-    assert [e["actor_id"] for e in history] == [
+    assert [e["actor_name"] for e in history] == [
         "resident",
         "staff",
         "staff",

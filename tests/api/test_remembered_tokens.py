@@ -67,9 +67,9 @@ def test_a_revocation_in_this_process_is_refused_at_once(
 
 def test_a_revocation_by_id_or_by_issuer_is_refused_at_once(client: TestClient, world: World) -> None:
     credentials = world.services.credentials
-    issued = credentials.issue(actor_id="临时", role=world.actors["staff"].role,
+    issued = credentials.issue(person_id=world.services.people.register("临时", created_by="test").id, role=world.actors["staff"].role,
                                compound_ids=[world.compound_id], issued_by="demo")
-    other = credentials.issue(actor_id="临时2", role=world.actors["staff"].role,
+    other = credentials.issue(person_id=world.services.people.register("临时2", created_by="test").id, role=world.actors["staff"].role,
                               compound_ids=[world.compound_id])
     for token in (issued.token, other.token):
         assert client.get("/needs", headers={"Authorization": f"Bearer {token}"}).status_code == 200

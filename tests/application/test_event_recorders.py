@@ -26,11 +26,11 @@ from infrastructure.recorders import Insert, PostgresLinliRecorder
 from infrastructure.settings import Settings
 from infrastructure.store import application_env, build_services, connect
 from tests.conftest import settings_for
-from tests.world import ADMIN
+from tests.world import REGISTRAR
 
 
 def _compound(name: str) -> Compound:
-    return Compound.register(by=ADMIN, name=name, community="和平社区", address=None, id=uuid4())
+    return Compound.register(by=REGISTRAR, name=name, community="和平社区", address=None, id=uuid4())
 
 
 def _key(scope: str, aggregate: Compound) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def test_a_save_of_several_aggregates_returns_their_positions_in_order(make_sett
     try:
         app = services.app
         first, second = _compound("幸福里"), _compound("和谐园")
-        second.add_building(by=ADMIN, name="1号楼")
+        second.add_building(by=REGISTRAR, name="1号楼")
         recordings = app.save(first, second)
         stored = app.recorder.select_notifications(1, 100)
         assert [r.notification.id for r in recordings] == [n.id for n in stored] == [1, 2, 3]
@@ -67,11 +67,11 @@ def test_a_version_clash_writes_nothing_and_raises(make_settings) -> None:
     services = build_services(make_settings())
     try:
         app = services.app
-        compound_id = app.register_compound(ADMIN, name="幸福里", community="和平社区").id
+        compound_id = app.register_compound(REGISTRAR, name="幸福里", community="和平社区").id
         first = app.repository.get(compound_id)
         second = app.repository.get(compound_id)
-        first.add_building(by=ADMIN, name="1号楼")
-        second.add_building(by=ADMIN, name="2号楼")
+        first.add_building(by=REGISTRAR, name="1号楼")
+        second.add_building(by=REGISTRAR, name="2号楼")
         app.save(first)
         with pytest.raises(IntegrityError):
             app.save(second)
@@ -117,14 +117,14 @@ def test_rows_written_by_the_library_recorder_and_by_linlis_read_the_same(
     settings = settings_for("postgres", request, tmp_path)
     stock = _stock_app(settings)
     try:
-        by_stock = stock.register_compound(ADMIN, name="幸福里", community="和平社区").id
+        by_stock = stock.register_compound(REGISTRAR, name="幸福里", community="和平社区").id
     finally:
         stock.close()
     services = build_services(settings)
     try:
         app = services.app
-        by_linli = app.register_compound(ADMIN, name="和谐园", community="和平社区").id
-        app.add_building(ADMIN, by_stock, name="1号楼")
+        by_linli = app.register_compound(REGISTRAR, name="和谐园", community="和平社区").id
+        app.add_building(REGISTRAR, by_stock, name="1号楼")
         assert app.repository.get(by_stock).name == "幸福里"
         assert app.repository.get(by_linli).name == "和谐园"
         services.updater.catch_up()
@@ -173,7 +173,7 @@ def test_a_store_made_by_an_earlier_version_saves_with_the_current_function_only
     services = build_services(settings)
     try:
         assert _insert_functions(settings) == [current]
-        compound_id = services.app.register_compound(ADMIN, name="幸福里").id
+        compound_id = services.app.register_compound(REGISTRAR, name="幸福里").id
         assert services.app.repository.get(compound_id).name == "幸福里"
     finally:
         services.close()
@@ -191,9 +191,9 @@ def test_events_are_selected_as_the_library_selects_them_in_every_shape_of_query
     services = build_services(settings)
     try:
         app = services.app
-        compound_id = app.register_compound(ADMIN, name="幸福里", community="和平社区").id
+        compound_id = app.register_compound(REGISTRAR, name="幸福里", community="和平社区").id
         for n in range(1, 6):
-            app.add_building(ADMIN, compound_id, name=f"{n}号楼")
+            app.add_building(REGISTRAR, compound_id, name=f"{n}号楼")
         recorder = app.recorder
         assert isinstance(recorder, PostgresLinliRecorder)
         shapes = list(product((None, 2), (None, 5), (False, True), (None, 3)))
@@ -278,7 +278,7 @@ def test_saves_queued_behind_one_are_written_together_each_with_its_positions(
 ) -> None:
     app = held_app
     first, others = _compound("幸福里"), [_compound(n) for n in ("和谐园", "阳光城", "翠苑")]
-    others[1].add_building(by=ADMIN, name="1号楼")
+    others[1].add_building(by=REGISTRAR, name="1号楼")
     keyed = others[2]
     futures = _behind_one(
         app,
@@ -301,12 +301,12 @@ def test_saves_queued_behind_one_are_written_together_each_with_its_positions(
 
 def test_a_clash_among_saves_written_together_fails_that_save_alone(held_app: Linli) -> None:
     app = held_app
-    compound_id = app.register_compound(ADMIN, name="幸福里", community="和平社区").id
+    compound_id = app.register_compound(REGISTRAR, name="幸福里", community="和平社区").id
     app.recorder.writes.clear()
     stale = app.repository.get(compound_id)
     current = app.repository.get(compound_id)
-    current.add_building(by=ADMIN, name="1号楼")
-    stale.add_building(by=ADMIN, name="2号楼")
+    current.add_building(by=REGISTRAR, name="1号楼")
+    stale.add_building(by=REGISTRAR, name="2号楼")
     good = [_compound("和谐园"), _compound("阳光城")]
     futures = _behind_one(
         app,

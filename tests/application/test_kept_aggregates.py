@@ -21,7 +21,7 @@ from domain.need import NeedStatus
 from infrastructure.recorders import NOTIFY_PAYLOAD_LIMIT, changed_aggregates
 from infrastructure.store import Services, build_services
 from tests.conftest import PG, settings_for, until
-from tests.world import ADMIN, World, build_world
+from tests.world import REGISTRAR, World, build_world
 
 
 @pytest.fixture
@@ -189,7 +189,7 @@ def test_a_failed_command_leaves_no_copy_that_the_next_one_would_start_from(
 
 
 def _compound() -> Compound:
-    return Compound.register(by=ADMIN, name="幸福里", community=None, address=None, id=uuid4())
+    return Compound.register(by=REGISTRAR, name="幸福里", community=None, address=None, id=uuid4())
 
 
 def test_a_kept_aggregate_is_given_out_once() -> None:

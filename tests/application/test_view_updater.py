@@ -16,7 +16,7 @@ from application.readmodel import utc_text
 
 from infrastructure.store import Services, build_services
 from tests.conftest import PG, settings_for, until
-from tests.world import ADMIN
+from tests.world import REGISTRAR
 
 LONG_POLL = 5.0  # far longer than any wake by notification may take
 
@@ -41,7 +41,7 @@ def pair(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[Services, S
 def _write_elsewhere(writer: Services, name: str) -> int:
     # The writer's own updater is not running: only a notification (or the
     # keeper's next poll, seconds away) brings the event to the keeper's views.
-    return writer.app.register_compound(ADMIN, name=name).position
+    return writer.app.register_compound(REGISTRAR, name=name).position
 
 
 @pytest.mark.postgres
@@ -132,11 +132,11 @@ def test_events_coming_within_the_batch_interval_are_applied_together(make_setti
     try:
         time.sleep(0.2)  # the updater is idle: the next event is applied at once
         began = time.monotonic()
-        first = services.app.register_compound(ADMIN, name="先到").position
+        first = services.app.register_compound(REGISTRAR, name="先到").position
         assert services.updater.wait_for(first, timeout=INTERVAL / 2)
         assert time.monotonic() - began < INTERVAL / 2
         # Within the interval of that batch: these wait for the next one, together.
-        later = [services.app.register_compound(ADMIN, name=f"后到{i}").position for i in range(3)]
+        later = [services.app.register_compound(REGISTRAR, name=f"后到{i}").position for i in range(3)]
         assert not services.updater.wait_for(later[0], timeout=INTERVAL / 4)
         assert services.updater.wait_for(later[-1], timeout=5 * INTERVAL)
         names = {row["name"] for row in services.views.cases("compound", None)[0]}
@@ -152,7 +152,7 @@ def test_an_updater_behind_by_full_batches_does_not_pause_between_them(make_sett
         )
     )
     try:
-        positions = [services.app.register_compound(ADMIN, name=f"积压{i}").position for i in range(7)]
+        positions = [services.app.register_compound(REGISTRAR, name=f"积压{i}").position for i in range(7)]
         services.updater.start()
         # Three full batches of two, one after the other, then the seventh.
         assert services.updater.wait_for(positions[5], timeout=INTERVAL * 0.8)
@@ -168,14 +168,14 @@ def test_an_updater_whose_views_moved_on_goes_on_from_there(make_settings) -> No
     settings = make_settings()
     ahead, behind = build_services(settings), build_services(settings)
     try:
-        compound = ahead.app.register_compound(ADMIN, name="前后")
-        ahead.app.add_building(ADMIN, compound.id, name="1号楼")
+        compound = ahead.app.register_compound(REGISTRAR, name="前后")
+        ahead.app.add_building(REGISTRAR, compound.id, name="1号楼")
         assert ahead.updater.catch_up() == 2
         assert behind.updater.position == 0
         assert behind.updater.run_once() == 0  # moved to 2, and nothing after it
         assert behind.updater.position == ahead.updater.position == 2
 
-        ahead.app.add_building(ADMIN, compound.id, name="2号楼")
+        ahead.app.add_building(REGISTRAR, compound.id, name="2号楼")
         assert behind.updater.run_once() == 1
         assert ahead.updater.run_once() == 0
         assert ahead.updater.position == behind.updater.position == 3

@@ -97,22 +97,31 @@ def seed_store(settings: Any) -> Seeded:
         parties = demo.parties
         homes = demo.households
         mine = frozenset({compound})
-        staff = Actor("e2e-staff", Role.COMMUNITY_STAFF, compound_ids=mine)
-        grid = Actor("e2e-grid-worker", Role.GRID_WORKER, compound_ids=mine)
+        # The seed's people, registered once: their events and their credentials
+        # name the same person ids.
+        ids = {
+            name: services.people.register(name, created_by="test").id
+            for name in (
+                "e2e-staff", "e2e-grid-worker", "e2e-party-branch", "e2e-owners-committee",
+                "e2e-property", "e2e-resident-a", "e2e-resident-b", "e2e-supervisor",
+            )
+        }
+        staff = Actor(ids["e2e-staff"], Role.COMMUNITY_STAFF, compound_ids=mine)
+        grid = Actor(ids["e2e-grid-worker"], Role.GRID_WORKER, compound_ids=mine)
         branch = Actor(
-            "e2e-party-branch", Role.PARTY_BRANCH, mine, party_id=parties["party_branch"]
+            ids["e2e-party-branch"], Role.PARTY_BRANCH, mine, party_id=parties["party_branch"]
         )
         committee = Actor(
-            "e2e-owners-committee",
+            ids["e2e-owners-committee"],
             Role.OWNERS_COMMITTEE,
             mine,
             party_id=parties["owners_committee"],
         )
         property_staff = Actor(
-            "e2e-property", Role.PROPERTY_COMPANY, mine, party_id=parties["property_company"]
+            ids["e2e-property"], Role.PROPERTY_COMPANY, mine, party_id=parties["property_company"]
         )
-        resident_a = Actor("e2e-resident-a", Role.RESIDENT, mine, household_id=homes[0])
-        resident_b = Actor("e2e-resident-b", Role.RESIDENT, mine, household_id=homes[1])
+        resident_a = Actor(ids["e2e-resident-a"], Role.RESIDENT, mine, household_id=homes[0])
+        resident_b = Actor(ids["e2e-resident-b"], Role.RESIDENT, mine, household_id=homes[1])
         seeded = Seeded(compound_id=str(compound))
         now = datetime.now(UTC)
 
@@ -294,23 +303,23 @@ def seed_store(settings: Any) -> Seeded:
         issue = credentials.issue
         seeded.tokens = {
             "staff": issue(
-                actor_id="e2e-staff",
+                person_id=ids["e2e-staff"],
                 role=Role.COMMUNITY_STAFF,
                 compound_ids=[compound],
                 issued_by="e2e",
             ).token,
             "supervisor": issue(
-                actor_id="e2e-supervisor", role=Role.SUPERVISOR, compound_ids=None, issued_by="e2e"
+                person_id=ids["e2e-supervisor"], role=Role.SUPERVISOR, compound_ids=None, issued_by="e2e"
             ).token,
             "resident_a": issue(
-                actor_id="e2e-resident-a",
+                person_id=ids["e2e-resident-a"],
                 role=Role.RESIDENT,
                 compound_ids=[compound],
                 household_id=homes[0],
                 issued_by="e2e",
             ).token,
             "resident_b": issue(
-                actor_id="e2e-resident-b",
+                person_id=ids["e2e-resident-b"],
                 role=Role.RESIDENT,
                 compound_ids=[compound],
                 household_id=homes[1],
