@@ -57,22 +57,8 @@ from api.routers import stats as stats_api
 from api.routers import visits as visits_api
 from application.access import PERMISSIONS, authorize
 from application.base import StaleVersion
-from domain.actor import PARTY_ROLES, ROLE_LABELS_ZH, Actor
-from domain.commitment import (
-    CONFIRMING_PARTY_LABELS_ZH,
-    VERSION_STATE_LABELS_ZH,
-)
-from domain.commitment import STATUS_LABELS_ZH as COMMITMENT_STATUS_ZH
-from domain.consultation import (
-    CHOICE_LABELS_ZH,
-    MAJOR_RULE,
-    MATTER_LABELS_ZH,
-    METHOD_LABELS_ZH,
-    ORDINARY_RULE,
-    OUTCOME_LABELS_ZH,
-    QUORUM_RULE,
-)
-from domain.consultation import STATUS_LABELS_ZH as CONSULTATION_STATUS_ZH
+from application.labels import label
+from domain.actor import PARTY_ROLES, Actor
 from domain.errors import (
     Conflict,
     DomainError,
@@ -81,8 +67,7 @@ from domain.errors import (
     NotFound,
     NotPermitted,
 )
-from domain.need import CATEGORIES, EVALUATIONS, PRIORITIES, STATUS_LABELS_ZH, NeedStatus
-from domain.party import PARTY_KIND_LABELS_ZH
+from domain.need import CATEGORIES, EVALUATIONS, PRIORITIES, NeedStatus
 from infrastructure.console_sessions import MAX_SESSION_ID_LENGTH, ConsoleSessions
 from infrastructure.store import Services
 
@@ -446,165 +431,6 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
-_ROLE_EN = {
-    "resident": "Resident",
-    "grid_worker": "Grid worker",
-    "party_branch": "Party branch",
-    "owners_committee": "Owners' committee",
-    "property_company": "Property company",
-    "co_building_unit": "Co-building unit",
-    "community_staff": "Community staff",
-    "supervisor": "Supervisor",
-    "admin": "Administrator",
-}
-LABELS: dict[str, dict[str, dict[str, str]]] = {
-    "need_status": {
-        "zh": {str(k): v for k, v in STATUS_LABELS_ZH.items()},
-        "en": {
-            "reported": "Reported",
-            "accepted": "Accepted",
-            "assigned": "Assigned",
-            "in_progress": "In progress",
-            "escalated": "In consultation",
-            "resolved": "Resolved",
-            "closed": "Closed",
-            "rejected": "Rejected",
-            "merged": "Merged",
-            "transferred": "Transferred",
-            "withdrawn": "Withdrawn",
-        },
-    },
-    "category": {
-        "zh": {
-            "property_service": "物业服务",
-            "facilities": "设施设备",
-            "environment": "环境卫生",
-            "safety": "安全隐患",
-            "neighbour_dispute": "邻里纠纷",
-            "public_service": "公共服务",
-            "owners_rights": "业主权益",
-            "other": "其他",
-        },
-        "en": {
-            "property_service": "Property service",
-            "facilities": "Facilities",
-            "environment": "Environment",
-            "safety": "Safety",
-            "neighbour_dispute": "Neighbour dispute",
-            "public_service": "Public service",
-            "owners_rights": "Owners' rights",
-            "other": "Other",
-        },
-    },
-    "priority": {
-        "zh": {"urgent": "紧急", "normal": "一般", "low": "较低"},
-        "en": {"urgent": "Urgent", "normal": "Normal", "low": "Low"},
-    },
-    "source": {
-        "zh": {
-            "household_visit": "入户摸排",
-            "self_report": "居民自报",
-            "hotline": "12345 转办",
-            "inspection": "巡查",
-            "consultation": "议事提出",
-        },
-        "en": {
-            "household_visit": "Household visit",
-            "self_report": "Self report",
-            "hotline": "12345 hotline",
-            "inspection": "Inspection",
-            "consultation": "Consultation",
-        },
-    },
-    "role": {"zh": {str(k): v for k, v in ROLE_LABELS_ZH.items()}, "en": _ROLE_EN},
-    "party_kind": {"zh": dict(PARTY_KIND_LABELS_ZH), "en": _ROLE_EN},
-    "evaluation": {
-        "zh": {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"},
-        "en": {
-            "satisfied": "Satisfied",
-            "basically_satisfied": "Basically satisfied",
-            "unsatisfied": "Unsatisfied",
-        },
-    },
-    "consultation_status": {
-        "zh": {str(k): v for k, v in CONSULTATION_STATUS_ZH.items()},
-        "en": {
-            "proposed": "Proposed",
-            "convened": "Convened",
-            "adopted": "Adopted",
-            "rejected": "Rejected",
-            "no_quorum": "No quorum",
-            "agreed": "Agreed",
-            "published": "Resolution published",
-            "closed": "Closed",
-            "cancelled": "Cancelled",
-        },
-    },
-    "method": {
-        "zh": dict(METHOD_LABELS_ZH),
-        "en": {"vote": "Owners' vote", "consensus": "Consensus meeting"},
-    },
-    "outcome": {
-        "zh": dict(OUTCOME_LABELS_ZH),
-        "en": {
-            "adopted": "adopted",
-            "rejected": "rejected",
-            "no_quorum": "no quorum",
-            "consensus": "consensus",
-            "cancelled": "cancelled",
-        },
-    },
-    "matter": {
-        "zh": dict(MATTER_LABELS_ZH),
-        "en": {
-            "ordinary": "Ordinary matter (Civil Code Art. 278)",
-            "raise_maintenance_fund": "Raising the maintenance fund (item 6)",
-            "rebuild_or_reconstruct": "Rebuilding or reconstruction (item 7)",
-            "change_common_parts_use": "Changing the use of common parts (item 8)",
-        },
-    },
-    "choice": {
-        "zh": dict(CHOICE_LABELS_ZH),
-        "en": {"for": "For", "against": "Against", "abstain": "Abstain"},
-    },
-    "commitment_status": {
-        "zh": {str(k): v for k, v in COMMITMENT_STATUS_ZH.items()},
-        "en": {
-            "draft": "Draft (awaiting confirmations)",
-            "in_effect": "In effect",
-            "suspended": "Suspended",
-            "terminated": "Terminated",
-        },
-    },
-    "version_state": {
-        "zh": {str(k): v for k, v in VERSION_STATE_LABELS_ZH.items()},
-        "en": {
-            "pending": "pending",
-            "superseded": "superseded by a newer draft",
-            "withdrawn": "withdrawn",
-            "in_effect": "in effect",
-            "replaced": "replaced by a newer version",
-            "ended": "ended with the list",
-        },
-    },
-    "vote_rule": {
-        "zh": {
-            QUORUM_RULE: "专有部分面积占比三分之二以上且人数占比三分之二以上的业主参与表决",
-            ORDINARY_RULE: "经参与表决专有部分面积过半数且参与表决人数过半数的业主同意",
-            MAJOR_RULE: "经参与表决专有部分面积四分之三以上且参与表决人数四分之三以上的业主同意",
-        },
-        "en": {QUORUM_RULE: QUORUM_RULE, ORDINARY_RULE: ORDINARY_RULE, MAJOR_RULE: MAJOR_RULE},
-    },
-    "confirming_party": {
-        "zh": dict(CONFIRMING_PARTY_LABELS_ZH),
-        "en": {
-            "party_branch": "Party branch",
-            "owners_committee": "Owners' committee",
-            "provider": "Provider",
-        },
-    },
-}
-
 # The console's sections, and the action a role needs to see each.
 SECTIONS = (
     ("needs", "/console/needs", "need.read"),
@@ -685,10 +511,7 @@ class Console:
         return text.format(**values) if values else text
 
     def label(self, kind: str, code: Any) -> str:
-        if code is None or code == "":
-            return "—"
-        labels = LABELS.get(kind, {}).get(self.lang, {})
-        return labels.get(str(code), str(code).replace("_", " "))
+        return label(kind, code, self.lang)
 
     def when(self, text: str | None, *, date_only: bool = False) -> str:
         if not text:
@@ -1207,6 +1030,7 @@ def _need_page(
         "need.html",
         status=status,
         need=need,
+        reporter=services.people.names([need["reporter_id"]]).get(need["reporter_id"]),
         events=events,
         parties=parties,
         party_name=lambda pid: _party_name(parties, pid),
