@@ -208,10 +208,8 @@ def _demo(services: Services) -> None:
     parties = {p["kind"]: UUID(p["id"]) for p in services.views.cases("party", [compound["id"]])[0]}
     household = UUID(compound["households"][0]["id"])
     services.credentials.revoke_issued_by(DEMO_ISSUER)
-    table = Table(title=f"Demo tokens for {compound['name']} (valid until the next start)")
-    table.add_column("role")
-    table.add_column("person")
-    table.add_column("token")
+    # One line a token, never cut or folded to the terminal's width, so it can be copied.
+    console.print(f"Demo tokens for {compound['name']} (valid until the next start):")
     for role in Role:
         token = services.credentials.issue(
             person_id=people[role],
@@ -221,8 +219,7 @@ def _demo(services: Services) -> None:
             party_id=parties.get(role.value) if role in PARTY_ROLES else None,
             issued_by=DEMO_ISSUER,
         )
-        table.add_row(role.value, DEMO_PEOPLE[role], token.token)
-    console.print(table)
+        console.print(f"  {role.value:<17} {DEMO_PEOPLE[role]:　<5} {token.token}", highlight=False)
     console.print(f"Compound id: {compound_id}")
     console.print(
         f"Console (zh-CN; ?lang=en): http://{services.settings.host}:{services.settings.port}/console"

@@ -63,6 +63,9 @@ def test_staff_find_an_overdue_need_and_follow_it_to_its_consultation(
     assert "e2e-staff" in assigned.inner_text()
     assert "社区工作人员" in assigned.inner_text()
     assert "屋面维修属物业服务范围" in assigned.inner_text()  # the reason
+    # People by their names: the ids stay in the machine-readable fields.
+    assert page.locator("#reporter").inner_text().startswith("e2e-grid-worker")
+    assert re.search(r"[0-9a-f]{8}-[0-9a-f]{4}", page.locator("#reporter").inner_text()) is None
     screenshot(page, "04-case-timeline")
 
     page.click("#consultation-link")
