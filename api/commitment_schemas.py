@@ -28,8 +28,9 @@ class Item(Command):
     time_limit: str = Field(
         min_length=1,
         max_length=20,
-        description="response time limit: clock hours like '24h' or working days like '3wd', "
-        "at most a year (8760h or 250wd)",
+        description="response time limit: minutes like '30m', clock hours like '24h', "
+        "calendar days (自然日) like '7d' or working days like '3wd'; at most a year "
+        "(525600m, 8760h, 366d or 250wd)",
     )
 
 

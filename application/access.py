@@ -37,7 +37,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "need.transfer": COORDINATORS,
     "need.assign": COORDINATORS,
     "need.extend": COORDINATORS,
-    "need.close": COORDINATORS,
+    # Staff close an unevaluated need (DESIGN 2.1); the party branch may be the
+    # party the need is assigned to, and would close its own case.
+    "need.close": frozenset({R.COMMUNITY_STAFF}),
     "need.acknowledge": frozenset(PARTY_ROLES),
     "need.resolve": frozenset(PARTY_ROLES),
     "need.evaluate": frozenset({R.RESIDENT, R.COMMUNITY_STAFF, R.GRID_WORKER}),

@@ -8,21 +8,28 @@ given to the calendar by the infrastructure, which reads it from the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from domain.errors import InvalidValue
 
+# A year's days off and make-up working days (调休).
+YearDays = tuple[frozenset[date], frozenset[date]]
+
 
 @dataclass(frozen=True)
 class WorkingCalendar:
-    """Decides which days are working days in the deployment's time zone."""
+    """Decides which days are working days in the deployment's time zone.
 
-    holidays: frozenset[date]
-    make_up_working_days: frozenset[date]
+    ``days_of_year(year)`` gives a year's days off and make-up working days;
+    it is asked once per year, when a day of that year is first looked at, so
+    that any year of the domain's range is known without loading them all."""
+
+    days_of_year: Callable[[int], YearDays]
     timezone: ZoneInfo = ZoneInfo("Asia/Shanghai")
+    _years: dict[int, YearDays] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(
@@ -31,12 +38,18 @@ class WorkingCalendar:
         make_up_working_days: Iterable[date] = (),
         timezone: str = "Asia/Shanghai",
     ) -> WorkingCalendar:
-        return cls(frozenset(holidays), frozenset(make_up_working_days), ZoneInfo(timezone))
+        """A calendar of the given days (and weekends) alone."""
+        off, on = frozenset(holidays), frozenset(make_up_working_days)
+        return cls(lambda year: (off, on), ZoneInfo(timezone))
 
     def is_working_day(self, day: date) -> bool:
-        if day in self.make_up_working_days:
+        known = self._years.get(day.year)
+        if known is None:
+            known = self._years.setdefault(day.year, self.days_of_year(day.year))
+        days_off, make_up = known
+        if day in make_up:
             return True
-        if day in self.holidays:
+        if day in days_off:
             return False
         return day.weekday() < 5
 
@@ -67,29 +80,49 @@ class WorkingCalendar:
         return count
 
 
-_LIMIT = re.compile(r"^\s*(\d+)\s*(h|wd)\s*$")
+_LIMIT = re.compile(r"^\s*(\d+)\s*(m|h|d|wd)\s*$")
+# The longest limit of each unit: a year.
+LONGEST = {"m": 525_600, "h": 8_760, "d": 366, "wd": 250}
 
 
 @dataclass(frozen=True)
 class TimeLimit:
-    """A limit of clock hours (``2h``) or working days (``3wd``)."""
+    """A limit of minutes (``30m``), clock hours (``2h``), calendar days
+    (``7d``, 自然日) or working days (``3wd``)."""
 
     amount: int
-    unit: str  # "h" or "wd"
+    unit: str  # "m", "h", "d" or "wd"
 
     @classmethod
     def parse(cls, text: str) -> TimeLimit:
         match = _LIMIT.match(text)
         if not match:
-            raise InvalidValue("time_limit", f"'{text}' is not like '2h' or '3wd'")
-        amount = int(match.group(1))
+            raise InvalidValue(
+                "time_limit", f"'{text}' is not like '30m', '2h', '7d' or '3wd'"
+            )
+        amount, unit = int(match.group(1)), match.group(2)
         if amount <= 0:
             raise InvalidValue("time_limit", f"'{text}' must be positive")
-        return cls(amount, match.group(2))
+        if amount > LONGEST[unit]:
+            raise InvalidValue(
+                "time_limit",
+                f"'{text}' is more than a year; at most "
+                + ", ".join(f"{most}{u}" for u, most in LONGEST.items()),
+            )
+        return cls(amount, unit)
 
     def due(self, start: datetime, calendar: WorkingCalendar) -> datetime:
+        """When the limit runs out for a clock started at ``start``: minutes and
+        hours as elapsed time; calendar days at the same local time that many
+        days later; working days as ``WorkingCalendar.add_working_days``."""
+        if self.unit == "m":
+            return start + timedelta(minutes=self.amount)
         if self.unit == "h":
             return start + timedelta(hours=self.amount)
+        if self.unit == "d":
+            local = start.astimezone(calendar.timezone)
+            later = datetime.combine(local.date() + timedelta(days=self.amount), local.timetz())
+            return later.astimezone(start.tzinfo)
         return calendar.add_working_days(start, self.amount)
 
     def __str__(self) -> str:

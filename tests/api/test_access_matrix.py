@@ -290,7 +290,7 @@ ROWS: dict[str, Row] = {
     "POST /needs/{need_id}/extend": Row("need.extend", COORDINATORS, NEED, "in_progress", body=lambda c: {"reason": "配件未到", "working_days": 2}),
     "POST /needs/{need_id}/resolve": Row("need.resolve", PARTY_STAFF, NEED, "in_progress", body=lambda c: {"outcome": "已更换灯泡"}, case_403=frozenset({"owners_committee"})),
     "POST /needs/{need_id}/evaluate": Row("need.evaluate", FOR_THE_REPORTER, NEED, "resolved", body=lambda c: {"evaluation": "satisfied"}),
-    "POST /needs/{need_id}/close": Row("need.close", COORDINATORS, NEED, "resolved", body=_reason),
+    "POST /needs/{need_id}/close": Row("need.close", frozenset({R.COMMUNITY_STAFF}), NEED, "resolved", body=_reason),
     "POST /needs/{need_id}/reject": Row("need.reject", COORDINATORS, NEED, "reported", body=_reason),
     "POST /needs/{need_id}/merge": Row("need.merge", COORDINATORS, NEED, "reported", body=lambda c: {"into_need_id": c.at("into"), "reason": "重复"}),
     "POST /needs/{need_id}/transfer": Row("need.transfer", COORDINATORS, NEED, "accepted", body=lambda c: {"to_body": "区住建局", "reason": "不属本小区"}),

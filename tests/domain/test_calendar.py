@@ -189,7 +189,16 @@ def test_china_across_an_ordinary_weekend(china: WorkingCalendar) -> None:
 
 @pytest.mark.parametrize(
     ("text", "amount", "unit"),
-    [("2h", 2, "h"), ("3wd", 3, "wd"), ("13wd", 13, "wd"), (" 1 wd ", 1, "wd"), ("48h", 48, "h")],
+    [
+        ("2h", 2, "h"),
+        ("3wd", 3, "wd"),
+        ("13wd", 13, "wd"),
+        (" 1 wd ", 1, "wd"),
+        ("48h", 48, "h"),
+        ("7d", 7, "d"),
+        ("30m", 30, "m"),
+        ("366d", 366, "d"),
+    ],
 )
 def test_time_limit_parse(text: str, amount: int, unit: str) -> None:
     limit = TimeLimit.parse(text)
@@ -199,7 +208,11 @@ def test_time_limit_parse(text: str, amount: int, unit: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["0h", "0wd", "-1wd", "-2h", "abc", "", "2", "wd", "2d", "1.5h", "2 hours", "3WD"]
+    "text",
+    [
+        "0h", "0wd", "-1wd", "-2h", "abc", "", "2", "wd", "2x", "1.5h", "2 hours", "3WD",
+        "0d", "0m", "30s", "367d", "251wd", "8761h", "99999999999h",
+    ],
 )
 def test_time_limit_parse_rejects(text: str) -> None:
     with pytest.raises(InvalidValue) as refused:
@@ -212,6 +225,24 @@ def test_hour_limits_are_clock_hours_even_on_holidays() -> None:
     start = at(2026, 10, 1, 23)  # a holiday, late evening
 
     assert TimeLimit.parse("2h").due(start, HAND_MADE) == at(2026, 10, 2, 1)
+
+
+def test_minute_limits_are_elapsed_minutes() -> None:
+    start = datetime(2026, 10, 1, 23, 45, tzinfo=SHANGHAI)
+    assert TimeLimit.parse("30m").due(start, HAND_MADE) == datetime(2026, 10, 2, 0, 15, tzinfo=SHANGHAI)
+
+
+def test_calendar_day_limits_count_every_day_holidays_included() -> None:
+    """自然日: seven days from a Wednesday evening before the National Day week
+    is the next Wednesday evening, the holidays counted like any day."""
+    assert TimeLimit.parse("7d").due(at(2026, 9, 30, 20), HAND_MADE) == at(2026, 10, 7, 20)
+
+
+def test_calendar_days_keep_the_local_time_of_day() -> None:
+    """A day is a local day: the deadline is at the same local time (Beijing has
+    no daylight saving, so that is the same UTC hour too)."""
+    start = datetime(2026, 12, 31, 15, 59, tzinfo=UTC)  # 23:59 in Beijing
+    assert TimeLimit.parse("1d").due(start, HAND_MADE) == datetime(2027, 1, 1, 15, 59, tzinfo=UTC)
 
 
 def test_working_day_limits_use_the_calendar() -> None:
@@ -274,6 +305,27 @@ def test_holiday_file_adds_and_removes_days(tmp_path: Path) -> None:
     assert local.is_working_day(date(2026, 11, 26))
     # And deadlines follow it: 30 September + 1 working day is now 5 October.
     assert local.add_working_days(at(2026, 9, 30), 1) == at(2026, 10, 5)
+
+
+def test_national_day_is_a_day_off_in_any_year_the_package_knows() -> None:
+    """Years are read when first needed, not two years ahead only: National Day
+    2029 is a day off (before, 2029-10-01 counted as a working day)."""
+    calendar = load_calendar(None)
+    assert not calendar.is_working_day(date(2029, 10, 1))
+    assert not calendar.is_working_day(date(2040, 10, 1))
+    assert calendar.is_working_day(date(2029, 10, 8))  # a Monday after the week off
+
+
+def test_a_year_the_package_does_not_know_counts_its_weekdays_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calendar = load_calendar(None)
+    with caplog.at_level("WARNING", logger="infrastructure.calendar"):
+        assert calendar.is_working_day(date(2150, 10, 1))  # a Thursday
+        assert not calendar.is_working_day(date(2150, 10, 4))  # a Sunday
+        assert calendar.is_working_day(date(2151, 10, 6))  # a Wednesday
+    warnings = [r for r in caplog.records if "every weekday counts" in r.getMessage()]
+    assert len(warnings) <= 1  # once per process, whichever calendar met it first
 
 
 def test_holiday_file_can_cancel_a_make_up_day(tmp_path: Path) -> None:
