@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import metadata, resources
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.routing import APIRoute
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from api.deps import BEARER_SCHEME, IF_MATCH, depends_on, expected_version, route_action
+from api.deps import BEARER_SCHEME, IF_MATCH, depends_on, expected_version, public, route_action
 from api import idempotency
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
-from api.routing import use_endpoint_threads
+from api.routing import Route, use_endpoint_threads
 from api.security import BodyLimit, install_security_headers
 from api import console
 from api.routers import (
+    assessments,
     audit,
     commitments,
     compounds,
@@ -99,6 +102,96 @@ def _api_routes(app: FastAPI) -> list[APIRoute]:
     return [route for route in found if getattr(route, "dependant", None) is not None]
 
 
+# ----- the API documentation, served without outside network ------------------------
+#
+# Swagger UI (/docs) and ReDoc (/redoc) load their scripts and styles from
+# Linli itself, never from a CDN: the assets come with the fastapi-offline
+# package (a dependency), whose version, in each asset's URL, makes a
+# browser fetch them again after an upgrade.
+
+DOCS_ASSETS = "/docs/assets"
+_ASSET_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
+_ASSET_PACKAGE = "fastapi_offline"
+# The docs' pages may load their own assets and the OpenAPI document, nothing
+# else: no other host, no plugin, no frame. Swagger UI is started by an inline
+# script, both set styles inline, and ReDoc searches in a worker made from a
+# blob. (ReDoc's footer shows Redocly's logo from their CDN: blocked here.)
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _asset_version() -> str:
+    try:
+        return metadata.version("fastapi-offline")
+    except metadata.PackageNotFoundError:  # pragma: no cover - installed with Linli
+        return "0"
+
+
+def docs_router(app: FastAPI) -> APIRouter:
+    """/docs, /redoc and the assets they load: public, like the schema they show."""
+    router = APIRouter(route_class=Route, include_in_schema=False, dependencies=[Depends(public)])
+    assets = resources.files(_ASSET_PACKAGE) / "static"
+    version = _asset_version()
+    loaded: dict[str, bytes] = {}
+
+    def asset(request: Request, name: str) -> str:
+        return f"{request.scope.get('root_path', '')}{DOCS_ASSETS}/{name}?v={version}"
+
+    def page(answer: Response) -> Response:
+        answer.headers["Content-Security-Policy"] = DOCS_CSP
+        return answer
+
+    @router.get("/docs")
+    async def swagger_ui(request: Request) -> Response:
+        return page(
+            get_swagger_ui_html(
+                openapi_url=f"{request.scope.get('root_path', '')}{app.openapi_url}",
+                title=f"{app.title} - Swagger UI",
+                swagger_js_url=asset(request, "swagger-ui-bundle.js"),
+                swagger_css_url=asset(request, "swagger-ui.css"),
+                swagger_favicon_url=asset(request, "favicon.png"),
+                # No badge fetched from the public validator.
+                swagger_ui_parameters={"validatorUrl": None},
+            )
+        )
+
+    @router.get("/redoc")
+    async def redoc(request: Request) -> Response:
+        return page(
+            get_redoc_html(
+                openapi_url=f"{request.scope.get('root_path', '')}{app.openapi_url}",
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=asset(request, "redoc.standalone.js"),
+                redoc_favicon_url=asset(request, "favicon.png"),
+                with_google_fonts=False,
+            )
+        )
+
+    @router.get(DOCS_ASSETS + "/{name}")
+    async def docs_asset(name: str) -> Response:
+        if name not in _ASSET_TYPES:
+            return Response(
+                '{"detail":"no such asset"}', status_code=404, media_type="application/json"
+            )
+        if name not in loaded:  # read once: a few MB, asked for by every browser once a day
+            loaded[name] = (assets / name).read_bytes()
+        return Response(
+            loaded[name],
+            media_type=_ASSET_TYPES[name],
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    return router
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """Build the HTTP service; ``services`` may be given by a test that owns them."""
 
@@ -125,6 +218,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version="0.1.0",
         lifespan=lifespan,
         responses=ERROR_ANSWERS,
+        # Served by docs_router, from Linli itself rather than a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.openapi = lambda: document_answers(app)  # type: ignore[method-assign]
     install_error_handlers(app)
@@ -142,6 +238,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(visits.router)
     app.include_router(stats.router)
     app.include_router(audit.router)
+    app.include_router(assessments.router)
     app.include_router(health.router)
+    app.include_router(docs_router(app))
     app.include_router(console.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from difflib import unified_diff
 import logging
 import os
 import shutil
@@ -100,6 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         help="the person id of the community staff member who imports (recorded on each event)",
     )
 
+    assessments = commands.add_parser("assessments", help="monthly assessments (月度考评)")
+    assessment_commands = assessments.add_subparsers(dest="assessments_command", required=True)
+    verify = assessment_commands.add_parser(
+        "verify",
+        help="recompute a closed month's figures from the events up to its position; "
+        "exit 0 only if they are the recorded ones",
+    )
+    verify.add_argument("assessment_id", type=UUID, help="the assessment's id")
+
     projections = commands.add_parser("projections", help="the read side")
     projection_commands = projections.add_subparsers(dest="projection_command", required=True)
     projection_commands.add_parser("run", help="keep the views up to date (for separate deployment)")
@@ -122,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             return _projections(services, args)
         if args.command == "households" and args.households_command == "import":
             return _import_households(services, args)
+        if args.command == "assessments":
+            return _verify_assessment(services, args.assessment_id)
         return _list(services, args)
     finally:
         services.close()
@@ -488,6 +500,27 @@ def _import_households(services: Services, args: argparse.Namespace) -> int:
         + (f" (log position {recorded.position})" if added else "")
     )
     return 0
+
+
+def _verify_assessment(services: Services, assessment_id: UUID) -> int:
+    """Exit 0 when the recomputed figures are the recorded ones, 1 when not, 2 for no such assessment."""
+    try:
+        assessment, again = services.app.verify_assessment(assessment_id)
+    except DomainError as error:
+        return _refuse(f"{assessment_id}: {error.message}")
+    where = (
+        f"compound {assessment.compound_id}, {assessment.month}, "
+        f"log position {assessment.position}, computed at {assessment.computed_at.isoformat()}"
+    )
+    if again == assessment.figures:
+        console.print(f"verified: the figures recomputed from the events are the recorded ones ({where})")
+        return 0
+    console.print(f"[red]NOT verified: the figures recomputed from the events differ ({where})[/red]")
+    recorded = json.dumps(assessment.figures, ensure_ascii=False, indent=2, sort_keys=True).splitlines()
+    recomputed = json.dumps(again, ensure_ascii=False, indent=2, sort_keys=True).splitlines()
+    for line in unified_diff(recorded, recomputed, "recorded", "recomputed", lineterm=""):
+        console.print(escape(line), highlight=False)
+    return 1
 
 
 def _staff_of(services: Services, person_id: str, compound_id: UUID) -> Actor | str:

@@ -94,6 +94,16 @@ class NeedResolve(Command):
 class NeedEvaluate(Command):
     evaluation: Evaluation
     comment: str | None = Field(default=None, max_length=2000)
+    resolved: bool | None = Field(
+        default=None,
+        description="whether the resident considers the matter resolved (回访); "
+        "counts in confirmed_resolution_rate",
+    )
+    obtained_by: Literal["phone", "visit", "in_person"] | None = Field(
+        default=None,
+        description="how an evaluation recorded on the reporter's behalf was obtained "
+        "(required then; not given by the reporter themself)",
+    )
 
 
 class WithReason(Command):
@@ -131,6 +141,15 @@ class NeedExtend(Command):
 
 class NeedSupervise(Command):
     text: str = text(5000)
+
+
+class NeedExclusion(Command):
+    party_id: UUID = Field(description="the party whose assessment leaves the need out")
+    reason: Reason
+
+
+class ExclusionRevocation(Command):
+    reason: Reason
 
 
 class Recorded(BaseModel):

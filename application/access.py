@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "need.withdraw": frozenset({R.RESIDENT, R.COMMUNITY_STAFF, R.GRID_WORKER}),
     "need.add_note": frozenset({R.GRID_WORKER, R.COMMUNITY_STAFF, *PARTY_ROLES}),
     "need.supervise": frozenset({R.SUPERVISOR}),
+    # Leaving a need out of a party's assessment (不纳入考评), and revoking it.
+    "need.exclude": frozenset({R.SUPERVISOR}),
     "need.read": CASE_READERS,
     "stats.read": AUDITORS,
     "audit.read": AUDITORS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from application.assessments import AssessmentCommands
 from application.base import ConcurrentChange, Recorded, StaleVersion
 from application.commitments import SNAPSHOTTING as COMMITMENT_SNAPSHOTTING
 from application.commitments import CommitmentCommands
@@ -18,7 +19,12 @@ __all__ = ["ConcurrentChange", "Linli", "Recorded", "StaleVersion"]
 
 
 class Linli(
-    NeedCommands, CompoundCommands, VisitCommands, CommitmentCommands, ConsultationCommands
+    NeedCommands,
+    CompoundCommands,
+    VisitCommands,
+    CommitmentCommands,
+    ConsultationCommands,
+    AssessmentCommands,
 ):
     name = "Linli"
     snapshotting_intervals: ClassVar[dict[Any, int]] = {**COMMITMENT_SNAPSHOTTING, Consultation: 50}

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from application.readmodel import CaseType, Row, plain, register_case_type, utc_text
+from application.summaries import Words, bilingual
 from domain.calendar import TimeLimit, WorkingCalendar
 from domain.commitment import (
     CONFIRMING_PARTIES,
@@ -203,39 +204,144 @@ def awaiting_confirmation_from(row: Row) -> list[str]:
     return [party for party in CONFIRMING_PARTIES if party not in done]
 
 
+# ----- summaries (application/summaries.py) ------------------------------------------
+
+_LISTED_ITEMS = 5
+
+
+def _item_text(item: Any, w: Words) -> str:
+    """``第 1 项 电梯维保（响应时限 24 小时）``: an item as an event carries it."""
+    if not isinstance(item, dict):
+        return w.t("一项", "an item")
+    number = w.number(item.get("number"))
+    limit = w.limit(item.get("time_limit"))
+    return w.t(
+        f"第 {number} 项 {item.get('title') or ''}" + w.opt("（响应时限 {}）", limit),
+        f"item {number} “{item.get('title') or ''}”" + w.opt(" (respond within {})", limit),
+    )
+
+
+def _items_text(items: Any, w: Words) -> str:
+    listed = [_item_text(i, w) for i in (items if isinstance(items, list) else [])]
+    more = len(listed) - _LISTED_ITEMS
+    text = ("；" if w.zh else "; ").join(listed[:_LISTED_ITEMS])
+    if more > 0:
+        text += w.t(f"；另有 {more} 项", f"; and {more} more")
+    return text
+
+
+def _drafted(d: Row, w: Words) -> str:
+    provider = w.party_with_kind(d.get("provider_party_id"), d.get("provider_kind"))
+    version = w.number(d.get("list_version"))
+    count = w.count(d.get("items"))
+    items = _items_text(d.get("items"), w)
+    return w.t(
+        f"草拟服务清单《{d.get('title') or ''}》第 {version} 版，服务方 {provider}，共 {count} 项"
+        + w.opt("：{}", items),
+        f"service list “{d.get('title') or ''}” drafted as version {version} for {provider}, "
+        f"{w.plural(count, '', 'item')}" + w.opt(": {}", items),
+    )
+
+
+def _opinion_recorded(d: Row, w: Words) -> str:
+    version = w.number(d.get("list_version"))
+    details = []
+    if d.get("item_no") is not None:
+        details.append(w.item(w.case_id, d.get("item_no"), version=d.get("list_version")))
+    if d.get("household_id"):
+        details.append(w.t("住户 ", "household ") + w.household(d.get("household_id")))
+    if d.get("on_behalf_of_resident") is True:
+        details.append(w.t("工作人员代为录入", "recorded on the resident's behalf"))
+    more = ("，" if w.zh else ", ").join(details)
+    return w.t(
+        f"征求意见（第 {version} 版" + w.opt("，{}", more) + "）",
+        f"opinion on version {version}" + w.opt(" ({})", more),
+    ) + w.then("：{}", ": {}", d.get("text"))
+
+
+def _confirmed(d: Row, w: Words) -> str:
+    party = w.party(d.get("party_id"))
+    role = w.label("confirming_party", d.get("confirming_as"))
+    version = w.number(d.get("list_version"))
+    return w.t(
+        f"{party} 以{role}身份确认第 {version} 版",
+        f"version {version} confirmed by {party} as {role}",
+    )
+
+
+def _took_effect(d: Row, w: Words) -> str:
+    version = w.number(d.get("list_version"))
+    replaced = d.get("replaced_version")
+    return w.t(
+        f"第 {version} 版经党支部、业委会和服务方确认，公示生效"
+        + w.opt("，取代第 {} 版", replaced),
+        f"version {version} confirmed by the party branch, the owners' committee and the "
+        "provider: in effect" + w.opt(", replacing version {}", replaced),
+    )
+
+
+def _amended(d: Row, w: Words) -> str:
+    version, based_on = w.number(d.get("list_version")), w.number(d.get("based_on"))
+    changes = []
+    for key, zh, en in (("added", "新增", "added"), ("changed", "修改", "changed")):
+        listed = d.get(key) if isinstance(d.get(key), list) else []
+        if listed:
+            changes.append(w.t(zh, en + " ") + _items_text(listed, w))
+    removed = [n for n in (d.get("removed") if isinstance(d.get("removed"), list) else [])]
+    if removed:
+        base = d.get("based_on")
+        changes.append(
+            w.t("删除", "removed ")
+            + ("、" if w.zh else ", ").join(w.item(w.case_id, n, version=base) for n in removed)
+        )
+    what = ("；" if w.zh else "; ").join(changes)
+    superseded = d.get("superseded_version")
+    return w.t(
+        f"动态调整：以第 {based_on} 版为基础形成第 {version} 版"
+        + w.opt("（{}）", what)
+        + w.opt("，第 {} 版草案不再生效", superseded)
+        + "，待三方确认",
+        f"amended: version {version} drafted from version {based_on}"
+        + w.opt(" ({})", what)
+        + w.opt(", superseding the draft of version {}", superseded)
+        + ", awaiting the three confirmations",
+    ) + w.then("；理由：{}", "; reason: {}", d.get("reason"))
+
+
+def _inspected(d: Row, w: Words) -> str:
+    item = w.item(w.case_id, d.get("item_no"), version=d.get("list_version"))
+    result = w.label("inspection_result", d.get("result"))
+    attachments = w.count(d.get("attachments"))
+    return w.t(
+        f"履约检查 {item}（第 {w.number(d.get('list_version'))} 版）：{result}",
+        f"inspection of {item} (version {w.number(d.get('list_version'))}): {result}",
+    ) + w.then("；{}", "; {}", d.get("note")) + (
+        w.t(f"（附件 {attachments} 个）", f" ({w.plural(attachments, '', 'attachment')})")
+        if attachments
+        else ""
+    )
+
+
+def _status(zh: str, en: str) -> Any:
+    def summary(d: Row, w: Words) -> str:
+        return w.t(zh, en) + w.then("：{}", ": {}", d.get("reason"))
+
+    summary.__name__ = en
+    return summary
+
+
 register_case_type(
     CaseType("commitment", ServiceCommitment, commitment_row),
     {
-        "ServiceCommitment.Drafted": (
-            "草拟服务清单《{title}》第 {list_version} 版，服务方 {provider_kind} {provider_party_id}",
-            "service list '{title}' drafted as version {list_version} for {provider_kind} "
-            "{provider_party_id}",
-        ),
-        "ServiceCommitment.OpinionRecorded": (
-            "征求意见（第 {list_version} 版）：{text}",
-            "opinion on version {list_version}: {text}",
-        ),
-        "ServiceCommitment.Confirmed": (
-            "确认第 {list_version} 版（确认方：{confirming_as}）",
-            "version {list_version} confirmed as {confirming_as}",
-        ),
-        "ServiceCommitment.TookEffect": (
-            "第 {list_version} 版经党支部、业委会和服务方确认，公示生效",
-            "version {list_version} confirmed by the party branch, the owners' committee and the "
-            "provider: in effect",
-        ),
-        "ServiceCommitment.Amended": (
-            "动态调整：以第 {based_on} 版为基础形成第 {list_version} 版，待三方确认；理由：{reason}",
-            "amended: version {list_version} drafted from version {based_on}, awaiting the "
-            "three confirmations; reason: {reason}",
-        ),
-        "ServiceCommitment.ItemInspected": (
-            "履约检查第 {item_no} 项（第 {list_version} 版）：{result}；{note}",
-            "inspection of item {item_no} (version {list_version}): {result}; {note}",
-        ),
-        "ServiceCommitment.Suspended": ("暂停执行：{reason}", "suspended: {reason}"),
-        "ServiceCommitment.Resumed": ("恢复执行：{reason}", "resumed: {reason}"),
-        "ServiceCommitment.Terminated": ("终止：{reason}", "terminated: {reason}"),
+        "ServiceCommitment.Drafted": bilingual(_drafted),
+        "ServiceCommitment.OpinionRecorded": bilingual(_opinion_recorded),
+        "ServiceCommitment.Confirmed": bilingual(_confirmed),
+        "ServiceCommitment.TookEffect": bilingual(_took_effect),
+        "ServiceCommitment.Amended": bilingual(_amended),
+        "ServiceCommitment.ItemInspected": bilingual(_inspected),
+        "ServiceCommitment.Suspended": bilingual(_status("暂停执行", "suspended")),
+        "ServiceCommitment.Resumed": bilingual(_status("恢复执行", "resumed")),
+        "ServiceCommitment.Terminated": bilingual(_status("终止", "terminated")),
     },
 )
 

@@ -12,10 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from application.readmodel import CaseType, Row, plain, register_case_type, utc_text
+from application.summaries import Words, area_text, bilingual
 from domain.consultation import (
-    CHOICE_LABELS_ZH,
     MATTER_LABELS_ZH,
-    METHOD_LABELS_ZH,
     OUTCOME_LABELS_ZH,
     STATUS_LABELS_ZH,
     Consultation,
@@ -233,134 +232,176 @@ def status_label_zh(status: str) -> str:
 # ----- summaries ------------------------------------------------------------------
 
 
-class _Template(str):
-    """A summary template whose values are first completed by ``extra(values)``.
-
-    The read model formats each template with ``format_map``; this one adds
-    computed labels (a choice in Chinese, who recorded a vote) before it does.
-    """
-
-    extra: Callable[[dict[str, Any]], dict[str, Any]]
-
-    def __new__(cls, text: str, extra: Callable[[dict[str, Any]], dict[str, Any]]) -> _Template:
-        template = super().__new__(cls, text)
-        template.extra = extra
-        return template
-
-    def format_map(self, mapping: Any) -> str:  # type: ignore[override]
-        return str(self).format_map(_Completed(mapping, self.extra(mapping)))
+def _proposed(d: Row, w: Words) -> str:
+    count = w.count(d.get("need_ids"))
+    titles = w.need_titles(d.get("need_ids"))
+    listed = ("、" if w.zh else ", ").join(titles)
+    if count > len(titles) and titles:
+        listed += w.t(f" 等 {count} 件", f" and {count - len(titles)} more")
+    needs = ""
+    if count:
+        needs = w.t(
+            f"，涉及诉求{listed or f' {count} 件'}",
+            f", concerning {listed or f'{count} need(s)'}",
+        )
+    topic = d.get("topic") or ""
+    return w.t(f"提议协商议事「{topic}」{needs}", f"consultation proposed: “{topic}”{needs}")
 
 
-class _Completed(dict[str, Any]):
-    def __init__(self, values: Any, extra: dict[str, Any]) -> None:
-        super().__init__(values)
-        self.update(extra)
-        self._values = values
-
-    def __missing__(self, key: str) -> Any:
-        return self._values[key]  # the read model's mapping answers "-" for a missing field
+def _need_attached(d: Row, w: Words) -> str:
+    need = w.need(d.get("need_id"))
+    return w.t(f"{need}提交本次协商议事", f"{need} brought to this consultation")
 
 
-def _labels(values: dict[str, Any]) -> dict[str, Any]:
-    on_behalf = values.get("on_behalf_of_owner") is True
-    need_ids = values.get("need_ids")
-    matter = values.get("matter")
-    method = values.get("method")
-    outcome = values.get("outcome")
-    return {
-        "choice_zh": CHOICE_LABELS_ZH.get(values.get("choice") or "", "-"),
-        "by_zh": "（工作人员代为录入）" if on_behalf else "（本人投票）",
-        "by_en": " (recorded by staff on the owner's behalf)" if on_behalf else " (own vote)",
-        "needs_zh": f"，涉及诉求 {len(need_ids)} 件" if need_ids else "",
-        "needs_en": f", concerning {len(need_ids)} need(s)" if need_ids else "",
-        "matter_zh": f"，事项：{MATTER_LABELS_ZH[matter]}" if matter in MATTER_LABELS_ZH else "",
-        "matter_en": f", matter: {matter}" if matter in MATTER_LABELS_ZH else "",
-        "method_zh": METHOD_LABELS_ZH.get(method or "", "-"),
-        "outcome_zh": OUTCOME_LABELS_ZH.get(outcome or "", "-"),
-        "electorate_zh": (
-            f"，表决业主 {values.get('total_owners')} 人、专有面积 {values.get('total_area')} m²"
-            if method == "vote"
+def _convened(d: Row, w: Words) -> str:
+    at = w.time(d.get("meets_at"))
+    method = w.label("method", d.get("method"))
+    parts = []
+    if d.get("method") == "vote":
+        parts.append(w.t("表决事项：", "matter: ") + w.label("matter", d.get("matter")))
+        parts.append(w.opt(w.t("动议：{}", "motion: {}"), d.get("motion")))
+        owners = d.get("total_owners")
+        area = w.area(d.get("total_area"))
+        source_code = d.get("electorate_source")
+        source = (
+            w.t("（{}）", " ({})").format(w.label("electorate_source", source_code))
+            if source_code
             else ""
-        ),
-        "electorate_en": (
-            f", electorate {values.get('total_owners')} owners, "
-            f"{values.get('total_area')} m²"
-            if method == "vote"
-            else ""
-        ),
-        "approval_zh": (
-            f"；同意：面积 {values.get('approval_area')}、人数 {values.get('approval_owners')}"
-            if values.get("approval_area")
-            else ""
-        ),
-        "approval_en": (
-            f"; approval: area {values.get('approval_area')}, "
-            f"owners {values.get('approval_owners')}"
-            if values.get("approval_area")
-            else ""
-        ),
-        "note_zh": f"：{values['note']}" if values.get("note") not in (None, "-") else "",
-        "note_en": f": {values['note']}" if values.get("note") not in (None, "-") else "",
-    }
+        )
+        parts.append(
+            w.t(
+                f"表决业主 {w.number(owners)} 人，专有面积共 {area}{source}",
+                f"electorate: {w.plural(owners, '人', 'owner')}, {area} in all{source}",
+            )
+        )
+    invited = [w.party(p) for p in (d.get("invited_party_ids") or [])[:10] if p]
+    if w.count(d.get("invited_party_ids")) > len(invited):
+        invited.append(w.t("等", "and others"))
+    invited += [o for o in d.get("invited_others") or [] if isinstance(o, str)]
+    if invited:
+        parts.append(w.t("邀请：", "invited: ") + ("、" if w.zh else ", ").join(invited))
+    rest = ("；" if w.zh else "; ").join(p for p in parts if p)
+    return w.t(
+        f"召集会议：{at}，{d.get('place') or ''}；议事方式：{method}" + w.opt("；{}", rest),
+        f"meeting convened for {at} at {d.get('place') or ''}; decided by {method}"
+        + w.opt("; {}", rest),
+    )
 
 
-def _t(text: str) -> _Template:
-    return _Template(text, _labels)
+def _opinion_recorded(d: Row, w: Words) -> str:
+    speaker = w.speaker(d.get("speaker"))
+    return w.t(f"{speaker} 发表意见", f"opinion of {speaker}") + w.then(
+        "：{}", ": {}", d.get("text")
+    )
 
 
-SUMMARIES: dict[str, tuple[str, str]] = {
-    "Consultation.Proposed": (
-        _t("提议协商议事：{topic}{needs_zh}"),
-        _t("consultation proposed: {topic}{needs_en}"),
-    ),
-    "Consultation.NeedAttached": (
-        "诉求 {need_id} 提交本次协商议事",
-        "need {need_id} brought to this consultation",
-    ),
-    "Consultation.Convened": (
-        _t("召集会议：{meets_at}，{place}；议事方式：{method_zh}{matter_zh}{electorate_zh}"),
-        _t("convened for {meets_at} at {place}; decided by {method}{matter_en}{electorate_en}"),
-    ),
-    "Consultation.OpinionRecorded": (
-        "{speaker} 发表意见：{text}",
-        "opinion of {speaker}: {text}",
-    ),
-    "Consultation.VoteCast": (
-        _t("业主 {owner_id} 表决：{choice_zh}{by_zh}"),
-        _t("owner {owner_id} voted {choice}{by_en}"),
-    ),
-    "Consultation.VoteClosed": (
-        _t(
-            "表决结束，结果：{outcome_zh}。参与表决：面积 {participation_area}、"
-            "人数 {participation_owners}{approval_zh}"
-        ),
-        _t(
-            "vote closed: {outcome}. Participation: area {participation_area}, "
-            "owners {participation_owners}{approval_en}"
-        ),
-    ),
-    "Consultation.ConsensusReached": (
-        "协商一致，形成决议：{resolution}",
-        "consensus reached; resolution: {resolution}",
-    ),
-    "Consultation.ResolutionRecorded": (
-        "记录决议文本：{resolution}",
-        "resolution text recorded: {resolution}",
-    ),
-    "Consultation.ResolutionPublished": (
-        _t("决议公示{note_zh}"),
-        _t("resolution published{note_en}"),
-    ),
-    "Consultation.ActionItemAdded": (
-        "分解任务 {number}：{title}（责任方 {party_id}，完成期限 {due_on}）",
-        "action item {number}: {title} (responsible party {party_id}, due {due_on})",
-    ),
-    "Consultation.ActionItemCompleted": (
-        _t("任务 {number} 已完成{note_zh}"),
-        _t("action item {number} completed{note_en}"),
-    ),
-    "Consultation.Closed": ("全部任务完成，协商议事办结", "all action items done; consultation closed"),
-    "Consultation.Cancelled": ("取消协商议事：{reason}", "consultation cancelled: {reason}"),
+def _vote_cast(d: Row, w: Words) -> str:
+    owner = w.owner(d.get("owner_id"))
+    choice = w.label("choice", d.get("choice"))
+    area = w.area(d.get("exclusive_area"))
+    if d.get("on_behalf_of_owner") is True:
+        by = w.t("工作人员代为录入", "recorded by staff on the owner's behalf")
+    else:
+        by = w.t("本人投票", "own vote")
+    return w.t(f"{owner} 表决：{choice}（专有面积 {area}，{by}）", f"{owner} voted {choice} ({area}, {by})")
+
+
+def _share(w: Words, owners: Any, all_owners: Any, area: Any, all_area: Any) -> str:
+    """``4/6 人，400/600 m²``: head counts as they are, beside areas."""
+    a, b = area_text(area) or "?", area_text(all_area) or "?"
+    return w.t(
+        f"{w.number(owners)}/{w.number(all_owners)} 人，{a}/{b} m²",
+        f"{w.number(owners)}/{w.number(all_owners)} owners, {a}/{b} m²",
+    )
+
+
+def _vote_closed(d: Row, w: Words) -> str:
+    outcome = w.label("outcome", d.get("outcome"))
+    turnout = _share(
+        w, d.get("participating_owners"), d.get("total_owners"),
+        d.get("participating_area"), d.get("total_area"),
+    )
+    quorum = (
+        w.t("达到法定比例", "quorum reached")
+        if d.get("quorum_reached") is True
+        else w.t("未达法定比例", "no quorum")
+    )
+    text = w.t(
+        f"表决结束，结果：{outcome}。参与表决 {turnout}（{quorum}）",
+        f"vote closed: {outcome}. Turnout {turnout} ({quorum})",
+    )
+    if d.get("participating_owners"):
+        agree = _share(
+            w, d.get("for_owners"), d.get("participating_owners"),
+            d.get("for_area"), d.get("participating_area"),
+        )
+        against = w.plural(d.get("against_owners"), "人", "owner") + w.t("，", ", ")
+        against += w.area(d.get("against_area"))
+        abstain = w.plural(d.get("abstain_owners"), "人", "owner") + w.t("，", ", ")
+        abstain += w.area(d.get("abstain_area"))
+        text += w.t(
+            f"；赞成 {agree}；反对 {against}；弃权 {abstain}",
+            f"; for: {agree}; against: {against}; abstaining: {abstain}",
+        )
+    return text
+
+
+def _consensus(d: Row, w: Words) -> str:
+    return w.t("协商一致，形成决议", "consensus reached; resolution") + w.then(
+        "：{}", ": {}", d.get("resolution")
+    )
+
+
+def _resolution_recorded(d: Row, w: Words) -> str:
+    return w.t("记录决议文本", "resolution text recorded") + w.then(
+        "：{}", ": {}", d.get("resolution")
+    )
+
+
+def _published(d: Row, w: Words) -> str:
+    return w.t("决议公示", "resolution published") + w.then("：{}", ": {}", d.get("note"))
+
+
+def _action_added(d: Row, w: Words) -> str:
+    party = w.party(d.get("party_id"))
+    due = d.get("due_on") or w.t("未定", "not set")
+    return w.t(
+        f"分解任务 {w.number(d.get('number'))}：{d.get('title') or ''}（责任方 {party}，完成期限 {due}）",
+        f"action item {w.number(d.get('number'))}: {d.get('title') or ''} "
+        f"(responsible: {party}, due {due})",
+    )
+
+
+def _action_completed(d: Row, w: Words) -> str:
+    title = w.action_title(w.case_id, d.get("number"))
+    return w.t(
+        f"任务 {w.number(d.get('number'))}" + (f"「{title}」" if title else " ") + "已完成",
+        f"action item {w.number(d.get('number'))}" + w.opt(" “{}”", title) + " completed",
+    ) + w.then("：{}", ": {}", d.get("note"))
+
+
+def _closed(d: Row, w: Words) -> str:
+    return w.t("全部任务完成，协商议事办结", "all action items done; consultation closed")
+
+
+def _cancelled(d: Row, w: Words) -> str:
+    return w.t("取消协商议事", "consultation cancelled") + w.then("：{}", ": {}", d.get("reason"))
+
+
+SUMMARIES: dict[str, tuple[Any, Any]] = {
+    "Consultation.Proposed": bilingual(_proposed),
+    "Consultation.NeedAttached": bilingual(_need_attached),
+    "Consultation.Convened": bilingual(_convened),
+    "Consultation.OpinionRecorded": bilingual(_opinion_recorded),
+    "Consultation.VoteCast": bilingual(_vote_cast),
+    "Consultation.VoteClosed": bilingual(_vote_closed),
+    "Consultation.ConsensusReached": bilingual(_consensus),
+    "Consultation.ResolutionRecorded": bilingual(_resolution_recorded),
+    "Consultation.ResolutionPublished": bilingual(_published),
+    "Consultation.ActionItemAdded": bilingual(_action_added),
+    "Consultation.ActionItemCompleted": bilingual(_action_completed),
+    "Consultation.Closed": bilingual(_closed),
+    "Consultation.Cancelled": bilingual(_cancelled),
 }
 
 register_case_type(

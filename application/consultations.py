@@ -412,6 +412,7 @@ class ConsultationCommands(LinliBase):
                 consultation_id=consultation.id,
                 outcome=consultation.outcome,
                 resolution=consultation.resolution,
+                policy=self.deadline_policy,
             )
             needs.append(need)
         return needs

@@ -1,29 +1,38 @@
 """The supervisors' figures: the three rates of 接诉即办 and the rest of
 DESIGN 3.4, computed from the case views. Pure functions of view rows.
 
-How each figure is computed (the README repeats this):
+Each party is judged on its own **episodes** (DESIGN 2.1): an episode begins
+each time a party gets a need (assignment, reassignment, redo, return from a
+consultation) and its response and resolution limits run from that moment;
+it ends when the need leaves the party (reassigned, escalated, redone,
+closed, withdrawn, transferred, ...). How each figure is computed (the README
+repeats this):
 
 * A need belongs to the month (in the deployment's time zone) in which it was
-  accepted, and to the party it is assigned to now. Needs never accepted
-  (still reported, or rejected, merged or withdrawn before acceptance) are in
-  no figure but the count of registrations.
-* Response rate (响应率) = needs acknowledged within the response limit
-  ÷ needs whose response is settled, among needs assigned to a party. A
-  response is due only while the party still has the need: it is settled
-  when acknowledged, or when the response deadline passed while the party
-  still had the need (for a need since transferred or withdrawn, the deadline
-  came before it left the party). A need withdrawn or transferred before its
-  deadline, unacknowledged, is in neither count.
-* Resolution rate (解决率) = needs resolved (status resolved or closed after
-  resolution) ÷ needs whose resolution is due (resolved, or the resolution
-  deadline has passed), leaving out needs transferred, withdrawn, rejected
-  or merged (``NOT_THE_PARTYS``), which are not the party's to resolve.
-* Satisfaction rate (满意率) = needs whose latest evaluation is satisfied or
-  basically satisfied ÷ needs evaluated at least once.
-* Overdue open = open needs past their response or resolution deadline now.
-* Redos = unsatisfied evaluations that reopened a need (sum of redo counts).
-* Median hours to respond / resolve: from acceptance to the first
-  acknowledgement / to the (latest) resolution.
+  accepted. In the per-party figures it counts for every party that had an
+  episode of it; needs never assigned count as ``unassigned``. Needs never
+  accepted are in no figure.
+* Response rate (响应率) = episodes acknowledged within their response limit
+  ÷ episodes whose response is settled: acknowledged, or the response
+  deadline passed while the party still had the need (before the episode
+  ended, and before now). An episode that ended before its deadline,
+  unacknowledged, is in neither count.
+* Resolution rate (办结率) = episodes resolved ÷ episodes whose resolution is
+  settled: resolved, or the resolution deadline (as extended) passed while the
+  party still had the need. Episodes that ended because the need left the
+  compound's hands (transferred, withdrawn, rejected, merged) are not the
+  party's to resolve and are left out. ``resolved_within_limit`` counts the
+  episodes resolved within their limit.
+* Confirmed resolution rate (解决率, 回访) = evaluations in which the resident
+  said the matter is resolved ÷ evaluations that said whether it is.
+* Satisfaction rate (满意率) = episodes evaluated satisfied or basically
+  satisfied ÷ episodes evaluated (each evaluation judges the episode whose
+  resolution it evaluates).
+* Overdue open = open needs past their current deadlines now, counted for the
+  party that has them now.
+* Redos = episodes begun by an unsatisfied evaluation (重办).
+* Median hours to respond / resolve: from an episode's start to its
+  acknowledgement / its resolution, over the episodes that have one.
 """
 
 from __future__ import annotations
@@ -39,10 +48,10 @@ from application.projections import is_overdue
 from application.readmodel import Row, utc_text
 from domain.errors import InvalidValue
 
-# Final statuses in which a need left the party without being resolved.
+# How an episode ended when the need left the compound's hands unresolved.
 NOT_THE_PARTYS = frozenset({"transferred", "withdrawn", "rejected", "merged"})
-RESOLVED = {"resolved", "closed"}
 SATISFIED = {"satisfied", "basically_satisfied"}
+UNASSIGNED = "unassigned"
 
 
 def ratio(numerator: int, denominator: int) -> dict[str, Any]:
@@ -61,55 +70,85 @@ def _hours(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)) / timedelta(hours=1)
 
 
-def _response_settled(row: Row, now_text: str) -> bool:
-    """Acknowledged, or the response deadline passed while the party still had the need."""
-    if row["responded_at"] is not None:
-        return True
-    due = row["respond_due"]
+def episodes_of(row: Row) -> list[Row]:
+    """A need's episodes; a view row written before episodes existed has one
+    made from its fields (``linli projections rebuild`` writes the real ones)."""
+    if "episodes" in row:
+        return row["episodes"]  # type: ignore[no-any-return]
+    if row["assigned_party_id"] is None:
+        return []
+    ended = row["closed_at"] if row["status"] in NOT_THE_PARTYS | {"closed"} else None
+    return [
+        {
+            "party_id": row["assigned_party_id"],
+            "started_by": "assigned",
+            "started_at": row["assigned_at"],
+            "respond_due": row["respond_due"],
+            "resolve_due": row["resolve_due"],
+            "responded_at": row["responded_at"],
+            "responded_within_limit": row["responded_within_limit"],
+            "resolved_at": row["resolved_at"],
+            "resolved_within_limit": row["resolved_within_limit"],
+            "evaluation": row["evaluation"],
+            "confirmed_resolved": None,
+            "ended_at": ended,
+            "ended_by": row["status"] if ended else None,
+        }
+    ]
+
+
+def _passed_while_held(due: str | None, episode: Row, now_text: str) -> bool:
+    """Whether ``due`` came before now and before the episode ended."""
     if not due or due >= now_text:
         return False
-    if row["status"] in NOT_THE_PARTYS:
-        # It left the party (``closed_at``): late only if the deadline came first.
-        return row["closed_at"] is not None and due < row["closed_at"]
-    return True
+    return episode["ended_at"] is None or due < episode["ended_at"]
 
 
-def need_figures(rows: Iterable[Row], now: datetime) -> dict[str, Any]:
+def need_figures(
+    needs: Iterable[tuple[Row, list[Row], bool]], now: datetime
+) -> dict[str, Any]:
+    """The figures of a group: each need with the episodes of it that count in
+    the group, and whether the group answers for it now (its overdue state)."""
     now_text = utc_text(now)
     assert now_text is not None
     accepted = response_settled = responded_in_time = 0
-    resolution_due = resolved = resolved_in_time = 0
-    evaluated = satisfied = overdue = redos = 0
+    resolution_settled = resolved = resolved_in_time = 0
+    evaluated = satisfied = answered = confirmed = overdue = redos = 0
     to_respond: list[float] = []
     to_resolve: list[float] = []
-    for row in rows:
+    for row, episodes, holds_now in needs:
         accepted += 1
-        redos += row["redo_count"]
-        if is_overdue(row, now):
+        if holds_now and is_overdue(row, now):
             overdue += 1
-        if row["evaluation"] is not None:
-            evaluated += 1
-            satisfied += row["evaluation"] in SATISFIED
-        if row["assigned_party_id"] is not None:
-            if _response_settled(row, now_text):
+        for episode in episodes:
+            redos += episode["started_by"] == "redo"
+            if episode["responded_at"] is not None:
                 response_settled += 1
-                responded_in_time += bool(row["responded_within_limit"])
-            if row["responded_at"] is not None:
-                to_respond.append(_hours(row["accepted_at"], row["responded_at"]))
-        if row["status"] in NOT_THE_PARTYS:
-            continue
-        is_resolved = row["status"] in RESOLVED and row["outcome"] is not None
-        if is_resolved or (row["resolve_due"] and row["resolve_due"] < now_text):
-            resolution_due += 1
-            resolved += is_resolved
-            resolved_in_time += is_resolved and bool(row["resolved_within_limit"])
-        if is_resolved and row["resolved_at"]:
-            to_resolve.append(_hours(row["accepted_at"], row["resolved_at"]))
+                responded_in_time += bool(episode["responded_within_limit"])
+                to_respond.append(_hours(episode["started_at"], episode["responded_at"]))
+            elif _passed_while_held(episode["respond_due"], episode, now_text):
+                response_settled += 1
+            if episode["resolved_at"] is not None:
+                resolution_settled += 1
+                resolved += 1
+                resolved_in_time += bool(episode["resolved_within_limit"])
+                to_resolve.append(_hours(episode["started_at"], episode["resolved_at"]))
+            elif episode["ended_by"] not in NOT_THE_PARTYS and _passed_while_held(
+                episode["resolve_due"], episode, now_text
+            ):
+                resolution_settled += 1
+            if episode["evaluation"] is not None:
+                evaluated += 1
+                satisfied += episode["evaluation"] in SATISFIED
+            if episode.get("confirmed_resolved") is not None:
+                answered += 1
+                confirmed += bool(episode["confirmed_resolved"])
     return {
         "accepted": accepted,
         "response_rate": ratio(responded_in_time, response_settled),
-        "resolution_rate": ratio(resolved, resolution_due),
+        "resolution_rate": ratio(resolved, resolution_settled),
         "resolved_within_limit": resolved_in_time,
+        "confirmed_resolution_rate": ratio(confirmed, answered),
         "satisfaction_rate": ratio(satisfied, evaluated),
         "overdue_open": overdue,
         "redos": redos,
@@ -118,11 +157,32 @@ def need_figures(rows: Iterable[Row], now: datetime) -> dict[str, Any]:
     }
 
 
+def _adjusted(entries: list[tuple[Row, list[Row], bool]]) -> list[tuple[Row, list[Row], bool]]:
+    """The entries as the assessment counts them: without the episodes of a
+    party that a supervisor excluded the need from (不纳入考评), and without
+    needs none of whose episodes in the group are left."""
+    kept = []
+    for row, episodes, holds_now in entries:
+        excluded = row.get("excluded_parties") or {}
+        if not excluded:
+            kept.append((row, episodes, holds_now))
+            continue
+        own = [e for e in episodes if e["party_id"] not in excluded]
+        if episodes and not own:
+            continue
+        holds_now = holds_now and row["assigned_party_id"] not in excluded
+        kept.append((row, own, holds_now))
+    return kept
+
+
 def grouped_figures(
     rows: Iterable[Row], now: datetime, zone: ZoneInfo, months: set[str] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """Figures per compound, per party and per month (and per all three)."""
-    by: dict[str, dict[tuple[str, ...], list[Row]]] = {
+    """Figures per compound, per party and per month (and per all three): the
+    raw figures, and beside them (``adjusted``) the figures without the needs
+    a supervisor excluded from a party's assessment."""
+    Entry = tuple[Row, list[Row], bool]
+    by: dict[str, dict[tuple[str, ...], list[Entry]]] = {
         "compound": defaultdict(list),
         "party": defaultdict(list),
         "month": defaultdict(list),
@@ -134,11 +194,19 @@ def grouped_figures(
         month = _local_month(row["accepted_at"], zone)
         if months is not None and month not in months:
             continue
-        party = row["assigned_party_id"] or "unassigned"
-        by["compound"][(row["compound_id"],)].append(row)
-        by["party"][(party,)].append(row)
-        by["month"][(month,)].append(row)
-        by["compound_party_month"][(row["compound_id"], party, month)].append(row)
+        episodes = episodes_of(row)
+        by["compound"][(row["compound_id"],)].append((row, episodes, True))
+        by["month"][(month,)].append((row, episodes, True))
+        per_party: dict[str, list[Row]] = defaultdict(list)
+        for episode in episodes:
+            per_party[episode["party_id"]].append(episode)
+        if not per_party:
+            per_party[UNASSIGNED] = []
+        current = row["assigned_party_id"] or UNASSIGNED
+        for party, own in per_party.items():
+            entry = (row, own, party == current)
+            by["party"][(party,)].append(entry)
+            by["compound_party_month"][(row["compound_id"], party, month)].append(entry)
     keys = {
         "compound": ("compound_id",),
         "party": ("party_id",),
@@ -147,7 +215,11 @@ def grouped_figures(
     }
     return {
         group: [
-            {**dict(zip(keys[group], key, strict=True)), **need_figures(members, now)}
+            {
+                **dict(zip(keys[group], key, strict=True)),
+                **need_figures(members, now),
+                "adjusted": need_figures(_adjusted(members), now),
+            }
             for key, members in sorted(table.items())
         ]
         for group, table in by.items()

@@ -178,6 +178,21 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "provider": "Provider",
         },
     },
+    "inspection_result": {
+        "zh": {"met": "已履约", "not_met": "未履约"},
+        "en": {"met": "met", "not_met": "not met"},
+    },
+    "obtained_by": {
+        "zh": {"phone": "电话回访", "visit": "上门回访", "in_person": "当面询问"},
+        "en": {"phone": "by phone", "visit": "on a visit", "in_person": "in person"},
+    },
+    "electorate_source": {
+        "zh": {"explicit": "按召集时提交的业主名单", "households": "按小区登记的住户及业主"},
+        "en": {
+            "explicit": "as listed when convened",
+            "households": "from the compound's registered households and owners",
+        },
+    },
 }
 
 

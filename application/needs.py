@@ -124,6 +124,7 @@ class NeedCommands(LinliBase):
                 reason=reason,
                 commitment_id=commitment_id,
                 commitment_item_no=commitment_item_no,
+                policy=self.deadline_policy,
             )
 
         return self._change_need(by, need_id, "need.assign", assign, expected_version)
@@ -153,13 +154,22 @@ class NeedCommands(LinliBase):
         *,
         evaluation: str,
         comment: str | None = None,
+        resolved: bool | None = None,
+        obtained_by: str | None = None,
         expected_version: int | None = None,
     ) -> Recorded:
         return self._change_need(
             by,
             need_id,
             "need.evaluate",
-            lambda n: n.evaluate(by=by, evaluation=evaluation, comment=comment),
+            lambda n: n.evaluate(
+                by=by,
+                evaluation=evaluation,
+                comment=comment,
+                resolved=resolved,
+                obtained_by=obtained_by,
+                policy=self.deadline_policy,
+            ),
             expected_version,
         )
 
@@ -276,5 +286,39 @@ class NeedCommands(LinliBase):
             need_id,
             "need.supervise",
             lambda n: n.supervise(by=by, text=text),
+            expected_version,
+        )
+
+    def exclude_need_from_assessment(
+        self,
+        by: Actor,
+        need_id: UUID,
+        *,
+        party_id: UUID,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Recorded:
+        return self._change_need(
+            by,
+            need_id,
+            "need.exclude",
+            lambda n: n.exclude_from_assessment(by=by, party_id=party_id, reason=reason),
+            expected_version,
+        )
+
+    def revoke_need_exclusion(
+        self,
+        by: Actor,
+        need_id: UUID,
+        *,
+        party_id: UUID,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Recorded:
+        return self._change_need(
+            by,
+            need_id,
+            "need.exclude",
+            lambda n: n.revoke_exclusion(by=by, party_id=party_id, reason=reason),
             expected_version,
         )

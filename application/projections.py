@@ -13,6 +13,7 @@ from application.readmodel import (
     utc_text,
     uuid_text,
 )
+from application.summaries import Summary, Words, bilingual
 from domain.compound import Compound
 from domain.need import Need, NeedStatus
 from domain.party import PARTY_KIND_LABELS_ZH, Party
@@ -70,6 +71,15 @@ def need_row(row: Row | None, event: Any, position: int) -> Row:
             "consultation_outcome": None,
             "consultation_resolution": None,
             "consultations": [],
+            # Each time a party got the need, with that episode's deadlines and
+            # how it went; ``respond_due`` and the fields beside it above are
+            # the current episode's (the acceptance's before any party had it).
+            "episodes": [],
+            "accepted_respond_due": None,
+            "accepted_resolve_due": None,
+            "confirmed_resolved": None,
+            # Parties whose assessment leaves the need out (不纳入考评), with the reason.
+            "excluded_parties": {},
         }
     else:
         assert row is not None, f"no row for {event.originator_id}"
@@ -89,10 +99,56 @@ def _accepted(row: Row, e: Any, at: str) -> None:
         accepted_at=at,
         respond_due=utc_text(e.respond_due),
         resolve_due=utc_text(e.resolve_due),
+        accepted_respond_due=utc_text(e.respond_due),
+        accepted_resolve_due=utc_text(e.resolve_due),
     )
 
 
+def _begin_episode(row: Row, e: Any, at: str, started_by: str) -> None:
+    """A party gets the need (DESIGN 2.1): the one before ends here, and the
+    need's deadlines become the new episode's. Events from before episodes
+    carry none: the need's deadlines, and a response already given, run on."""
+    episodes = [dict(episode) for episode in row.get("episodes", ())]
+    if episodes and episodes[-1]["ended_at"] is None:
+        episodes[-1]["ended_at"] = at
+    if e.respond_due is not None:
+        row.update(
+            respond_due=utc_text(e.respond_due),
+            resolve_due=utc_text(e.resolve_due),
+            responded_at=None,
+            responded_within_limit=None,
+        )
+    episodes.append(
+        {
+            "no": len(episodes) + 1,
+            "party_id": row["assigned_party_id"],
+            "party_role": row["assigned_party_role"],
+            "started_by": started_by,
+            "started_at": at,
+            "respond_due": row["respond_due"],
+            "resolve_due": row["resolve_due"],
+            "responded_at": row["responded_at"],
+            "responded_within_limit": row["responded_within_limit"],
+            "resolved_at": None,
+            "resolved_within_limit": None,
+            "evaluation": None,
+            "confirmed_resolved": None,
+            "ended_at": None,
+            "ended_by": None,
+        }
+    )
+    row["episodes"] = episodes
+
+
+def _current_episode(row: Row, **changes: Any) -> None:
+    """Record ``changes`` on the episode under way, if a party has the need."""
+    episodes = row.get("episodes")
+    if episodes and episodes[-1]["ended_at"] is None:
+        row["episodes"] = [*episodes[:-1], {**episodes[-1], **changes}]
+
+
 def _assigned(row: Row, e: Any, at: str) -> None:
+    first = row["assigned_party_id"] is None
     row.update(
         status="assigned",
         assigned_party_id=str(e.party_id),
@@ -101,22 +157,31 @@ def _assigned(row: Row, e: Any, at: str) -> None:
         commitment_id=plain(e.commitment_id),
         commitment_item_no=e.commitment_item_no,
     )
+    _begin_episode(row, e, at, "assigned" if first else "reassigned")
 
 
 def _acknowledged(row: Row, e: Any, at: str) -> None:
     row["status"] = "in_progress"
     if row["responded_at"] is None:
         row.update(responded_at=at, responded_within_limit=e.within_limit)
+        _current_episode(row, responded_at=at, responded_within_limit=e.within_limit)
 
 
 def _resolved(row: Row, e: Any, at: str) -> None:
     row.update(
         status="resolved", resolved_at=at, resolved_within_limit=e.within_limit, outcome=e.outcome
     )
+    _current_episode(row, resolved_at=at, resolved_within_limit=e.within_limit)
 
 
 def _evaluated(row: Row, e: Any, at: str) -> None:
-    row.update(evaluation=e.evaluation, evaluation_comment=e.comment, evaluated_at=at)
+    row.update(
+        evaluation=e.evaluation,
+        evaluation_comment=e.comment,
+        evaluated_at=at,
+        confirmed_resolved=e.resolved,
+    )
+    _current_episode(row, evaluation=e.evaluation, confirmed_resolved=e.resolved)
     if e.evaluation == "unsatisfied":
         row.update(
             status="assigned",
@@ -124,8 +189,10 @@ def _evaluated(row: Row, e: Any, at: str) -> None:
             resolved_at=None,
             resolved_within_limit=None,
         )
+        _begin_episode(row, e, at, "redo")
     else:
         row.update(status="closed", closed_at=at)
+        _current_episode(row, ended_at=at, ended_by="closed")
 
 
 def _final(status: str, **extra: str) -> Any:
@@ -133,6 +200,7 @@ def _final(status: str, **extra: str) -> Any:
         row.update(status=status, closed_at=at, final_reason=e.reason)
         for column, attribute in extra.items():
             row[column] = plain(getattr(e, attribute))
+        _current_episode(row, ended_at=at, ended_by=status)
 
     return change
 
@@ -151,6 +219,8 @@ def _escalated(row: Row, e: Any, at: str) -> None:
     beside it are the latest consultation's; ``consultations`` keeps every
     one the need went through, in order, for the dispute audit."""
     consultation_id = str(e.consultation_id)
+    # The party's episode ends: while the parties deliberate, no party's clock runs.
+    _current_episode(row, ended_at=at, ended_by="escalated")
     row.update(
         status="escalated",
         consultation_id=consultation_id,
@@ -178,6 +248,7 @@ def _returned(row: Row, e: Any, at: str) -> None:
         consultation_resolution=e.resolution,
         returned_at=at,
     )
+    _begin_episode(row, e, at, "returned_from_consultation")
     consultation_id = str(e.consultation_id)
     path = [dict(step) for step in row["consultations"]]
     for step in reversed(path):
@@ -191,9 +262,23 @@ def _returned(row: Row, e: Any, at: str) -> None:
     row["consultations"] = path
 
 
+def _exclusion(excluded: bool) -> Any:
+    def change(row: Row, e: Any, at: str) -> None:
+        party = str(e.party_id)
+        parties = dict(row.get("excluded_parties") or {})
+        if excluded:
+            parties[party] = e.reason
+        else:
+            parties.pop(party, None)
+        row["excluded_parties"] = parties
+
+    return change
+
+
 def _extended(row: Row, e: Any, at: str) -> None:
     row["resolve_due"] = utc_text(e.resolve_due)
     row["extensions"] += 1
+    _current_episode(row, resolve_due=row["resolve_due"])
 
 
 _NEED_CHANGES = {
@@ -212,6 +297,8 @@ _NEED_CHANGES = {
     "SupervisionNoticeIssued": _counter("supervision_notices"),
     "Escalated": _escalated,
     "ReturnedFromConsultation": _returned,
+    "ExcludedFromAssessment": _exclusion(True),
+    "ExclusionRevoked": _exclusion(False),
 }
 
 
@@ -285,69 +372,290 @@ def need_related(event: Any, row: Row) -> list[str]:
     return []
 
 
+# ----- summaries (application/summaries.py) ------------------------------------------
+# Each is written once for both languages: ``w.zh`` tells which is asked.
+
+
+def _within(d: Row, w: Words) -> str:
+    return w.t("在时限内", "within the limit") if d.get("within_limit") else w.t("超时", "late")
+
+
+def _registered(d: Row, w: Words) -> str:
+    source = w.label("source", d.get("source"))
+    category = w.label("category", d.get("category"))
+    if d.get("household_id"):
+        place = w.t("，住户 ", ", household ") + w.household(d["household_id"])
+    elif d.get("building_id"):
+        place = w.t("，楼栋 ", ", building ") + w.building(d["building_id"])
+    else:
+        place = ""
+    attachments = w.count(d.get("attachments"))
+    if w.zh:
+        return (
+            f"登记诉求「{d.get('title') or ''}」：来源 {source}，类别 {category}{place}"
+            + w.opt("，地点：{}", d.get("location"))
+            + w.opt("，附件 {} 个", attachments)
+        )
+    return (
+        f"need registered: “{d.get('title') or ''}”; source: {source}, category: {category}{place}"
+        + w.opt(", location: {}", d.get("location"))
+        + (", " + w.plural(attachments, "", "attachment") if attachments else "")
+    )
+
+
+def _accepted(d: Row, w: Words) -> str:
+    category = w.label("category", d.get("category"))
+    priority = w.label("priority", d.get("priority"))
+    respond, resolve = w.time(d.get("respond_due")), w.time(d.get("resolve_due"))
+    if w.zh:
+        return f"受理：类别 {category}，优先级 {priority}；应于 {respond} 前响应，{resolve} 前办结"
+    return (
+        f"accepted: category {category}, priority {priority}; respond by {respond}, "
+        f"resolve by {resolve}"
+    )
+
+
+def _dues(d: Row, w: Words) -> str:
+    """An episode's deadlines (events from before episodes have none): "" or
+    ``，应于 … 前响应、… 前办结``."""
+    if not d.get("respond_due") and not d.get("resolve_due"):
+        return ""
+    respond, resolve = w.time(d.get("respond_due")), w.time(d.get("resolve_due"))
+    return w.t(
+        f"，应于 {respond} 前响应、{resolve} 前办结",
+        f", to respond by {respond} and resolve by {resolve}",
+    )
+
+
+def _assigned(d: Row, w: Words) -> str:
+    party = w.party_with_kind(d.get("party_id"), d.get("party_role"))
+    held = w.holder()
+    again = held is not None and held[0] is not None
+    item = None
+    if d.get("commitment_id"):
+        listed = w.commitment(d["commitment_id"])
+        at_item = w.item(d["commitment_id"], d.get("commitment_item_no"), at=w.at)
+        item = w.t(f"服务清单{listed}{at_item}", f"{at_item} of the service list {listed}".rstrip())
+    if w.zh:
+        return (
+            f"{'改派' if again else '派单'}给 {party}"
+            + w.opt("，依据{}", item)
+            + _dues(d, w)
+            + w.opt("；理由：{}", d.get("reason"))
+        )
+    return (
+        f"{'reassigned' if again else 'assigned'} to {party}"
+        + w.opt(", under {}", item)
+        + _dues(d, w)
+        + w.opt("; reason: {}", d.get("reason"))
+    )
+
+
+def _acknowledged(d: Row, w: Words) -> str:
+    return w.t(
+        f"{w.holder_name()} 已响应（{_within(d, w)}）",
+        f"{w.holder_name()} responded ({_within(d, w)})",
+    )
+
+
+def _resolved(d: Row, w: Words) -> str:
+    return w.t(
+        f"办结：{d.get('outcome') or ''}（{w.holder_name()}办理，{_within(d, w)}）",
+        f"resolved: {d.get('outcome') or ''} (by {w.holder_name()}, {_within(d, w)})",
+    )
+
+
+def _evaluated(d: Row, w: Words) -> str:
+    evaluation = w.label("evaluation", d.get("evaluation"))
+    comment = w.then("：{}", ": {}", d.get("comment"))
+    behalf = ""
+    if d.get("on_behalf_of_reporter") is True:
+        obtained = d.get("obtained_by")
+        behalf = w.t(
+            "（工作人员代为录入" + w.opt("，{}", obtained and w.label("obtained_by", obtained)) + "）",
+            " (recorded on the resident's behalf"
+            + w.opt(", obtained {}", obtained and w.label("obtained_by", obtained))
+            + ")",
+        )
+    resolved = d.get("resolved")
+    if resolved is True:
+        view = w.t("；居民认为问题已解决", "; the resident considers the matter resolved")
+    elif resolved is False:
+        view = w.t("；居民认为问题未解决", "; the resident considers the matter unresolved")
+    else:
+        view = ""
+    if d.get("evaluation") == "unsatisfied":
+        held = w.holder()
+        redo = held[2] + 1 if held is not None else None
+        redo_text = w.then("，第 {} 次重办", ", redo no. {}", redo)
+        return w.t(
+            f"评价：{evaluation}{comment}{behalf}{view}。诉求重新交由 {w.holder_name()} "
+            f"办理{redo_text}{_dues(d, w)}",
+            f"evaluated: {evaluation}{comment}{behalf}{view}. The need is reopened for redo by "
+            f"{w.holder_name()}{redo_text}{_dues(d, w)}",
+        )
+    return w.t(
+        f"评价：{evaluation}{comment}{behalf}{view}。诉求归档",
+        f"evaluated: {evaluation}{comment}{behalf}{view}. The need is closed",
+    )
+
+
+def _reasoned(zh: str, en: str) -> Summary:
+    def summary(d: Row, w: Words) -> str:
+        return w.t(zh, en) + w.then("：{}", ": {}", d.get("reason"))
+
+    summary.__name__ = en.replace(" ", "_")
+    return summary
+
+
+def _merged(d: Row, w: Words) -> str:
+    return w.t(f"合并到{w.need(d.get('into_need_id'))}", f"merged into {w.need(d.get('into_need_id'))}") + w.then(
+        "：{}", ": {}", d.get("reason")
+    )
+
+
+def _transferred(d: Row, w: Words) -> str:
+    return w.t(
+        f"转办至 {d.get('to_body') or ''}", f"transferred to {d.get('to_body') or ''}"
+    ) + w.then("：{}", ": {}", d.get("reason"))
+
+
+def _withdrawn(d: Row, w: Words) -> str:
+    behalf = (
+        w.t("（工作人员代为办理）", " (on the reporter's behalf)")
+        if d.get("on_behalf_of_reporter") is True
+        else ""
+    )
+    return w.t("撤回", "withdrawn") + behalf + w.then("：{}", ": {}", d.get("reason"))
+
+
+def _note(d: Row, w: Words) -> str:
+    attachments = w.count(d.get("attachments"))
+    more = w.t(f"（附件 {attachments} 个）", f" ({w.plural(attachments, '', 'attachment')})")
+    return w.t("进展记录", "progress note") + w.then("：{}", ": {}", d.get("text")) + (
+        more if attachments else ""
+    )
+
+
+def _extended(d: Row, w: Words) -> str:
+    before, after = w.time(d.get("previous_due")), w.time(d.get("resolve_due"))
+    return w.t(
+        f"办结时限由 {before} 延长至 {after}",
+        f"resolution deadline extended from {before} to {after}",
+    ) + w.then("：{}", ": {}", d.get("reason"))
+
+
+def _supervised(d: Row, w: Words) -> str:
+    return w.t("督办", "supervision notice") + w.then("：{}", ": {}", d.get("text"))
+
+
+def _escalated(d: Row, w: Words) -> str:
+    topic = w.topic(d.get("consultation_id"))
+    return w.t(
+        f"提交协商议事{topic}，暂停派单办理",
+        f"escalated to the consultation {topic}".rstrip() + "; handling waits for its outcome",
+    )
+
+
+def _returned(d: Row, w: Words) -> str:
+    topic = w.topic(d.get("consultation_id"))
+    outcome = w.label("outcome", d.get("outcome"))
+    resolution = w.then("；决议：{}", "; resolution: {}", d.get("resolution"))
+    holder = w.holder_name()
+    return w.t(
+        f"协商议事{topic}结束，结果：{outcome}{resolution}。诉求回到 {holder} 办理{_dues(d, w)}",
+        f"consultation {topic} concluded: {outcome}{resolution}. The need is back with "
+        f"{holder}{_dues(d, w)}".replace("consultation  ", "consultation "),
+    )
+
+
+def _excluded(d: Row, w: Words) -> str:
+    party = w.party(d.get("party_id"))
+    return w.t(
+        f"不纳入 {party} 的考评", f"left out of the assessment of {party}"
+    ) + w.then("：{}", ": {}", d.get("reason"))
+
+
+def _exclusion_revoked(d: Row, w: Words) -> str:
+    party = w.party(d.get("party_id"))
+    return w.t(
+        f"撤销不纳入考评，重新计入 {party} 的考评",
+        f"counted again in the assessment of {party}",
+    ) + w.then("：{}", ": {}", d.get("reason"))
+
+
 register_case_type(
     CaseType("need", Need, need_row, need_related),
     {
-        "Need.Registered": (
-            "登记：{title}（来源 {source}，类别 {category}）",
-            "registered: {title} (source {source}, category {category})",
-        ),
-        "Need.Accepted": (
-            "受理：类别 {category}，优先级 {priority}，响应时限 {respond_due}，"
-            "办结时限 {resolve_due}",
-            "accepted: category {category}, priority {priority}, respond by {respond_due}, "
-            "resolve by {resolve_due}",
-        ),
-        "Need.Assigned": (
-            "派单给 {party_role} {party_id}（服务清单 {commitment_id} 第 {commitment_item_no} 项）",
-            "assigned to {party_role} {party_id} (service list {commitment_id} "
-            "item {commitment_item_no})",
-        ),
-        "Need.Acknowledged": (
-            "责任方已响应（{within_zh}）",
-            "acknowledged by the assigned party ({within_en})",
-        ),
-        "Need.Resolved": ("办结（{within_zh}）：{outcome}", "resolved ({within_en}): {outcome}"),
-        "Need.Evaluated": ("评价：{evaluation_zh}{comment_zh}", "evaluated: {evaluation}{comment_en}"),
-        "Need.Closed": ("工作人员归档：{reason}", "closed by staff: {reason}"),
-        "Need.Rejected": ("不予受理：{reason}", "rejected: {reason}"),
-        "Need.Merged": (
-            "合并到诉求 {into_need_id}：{reason}",
-            "merged into need {into_need_id}: {reason}",
-        ),
-        "Need.Transferred": ("转办至 {to_body}：{reason}", "transferred to {to_body}: {reason}"),
-        "Need.Withdrawn": ("撤回：{reason}", "withdrawn: {reason}"),
-        "Need.NoteAdded": ("进展记录：{text}", "progress note: {text}"),
-        "Need.DeadlineExtended": (
-            "办结时限由 {previous_due} 延长至 {resolve_due}：{reason}",
-            "resolution deadline extended from {previous_due} to {resolve_due}: {reason}",
-        ),
-        "Need.SupervisionNoticeIssued": ("督办：{text}", "supervision notice: {text}"),
-        "Need.Escalated": (
-            "提交协商议事 {consultation_id}",
-            "escalated to consultation {consultation_id}",
-        ),
-        "Need.ReturnedFromConsultation": (
-            "协商议事 {consultation_id} 结束（{outcome}），回到责任方办理：{resolution}",
-            "consultation {consultation_id} concluded ({outcome}); back to the assigned party: "
-            "{resolution}",
-        ),
+        "Need.Registered": bilingual(_registered),
+        "Need.Accepted": bilingual(_accepted),
+        "Need.Assigned": bilingual(_assigned),
+        "Need.Acknowledged": bilingual(_acknowledged),
+        "Need.Resolved": bilingual(_resolved),
+        "Need.Evaluated": bilingual(_evaluated),
+        "Need.Closed": bilingual(_reasoned("工作人员归档（未获评价）", "closed by staff without an evaluation")),
+        "Need.Rejected": bilingual(_reasoned("不予受理", "rejected")),
+        "Need.Merged": bilingual(_merged),
+        "Need.Transferred": bilingual(_transferred),
+        "Need.Withdrawn": bilingual(_withdrawn),
+        "Need.NoteAdded": bilingual(_note),
+        "Need.DeadlineExtended": bilingual(_extended),
+        "Need.SupervisionNoticeIssued": bilingual(_supervised),
+        "Need.Escalated": bilingual(_escalated),
+        "Need.ReturnedFromConsultation": bilingual(_returned),
+        "Need.ExcludedFromAssessment": bilingual(_excluded),
+        "Need.ExclusionRevoked": bilingual(_exclusion_revoked),
     },
 )
+
+
+def _compound_registered(d: Row, w: Words) -> str:
+    where = "，".join(x for x in (d.get("community"), d.get("address")) if x)
+    return w.t(
+        f"登记小区 {d.get('name') or ''}" + w.opt("（{}）", where),
+        f"compound registered: {d.get('name') or ''}" + w.opt(" ({})", where.replace("，", ", ")),
+    )
+
+
+def _building_added(d: Row, w: Words) -> str:
+    return w.t(f"新增楼栋 {d.get('name') or ''}", f"building added: {d.get('name') or ''}")
+
+
+def _household_added(d: Row, w: Words) -> str:
+    building = w.building(d.get("building_id"))
+    owner = None
+    if d.get("owner_id"):
+        owner = w.person(d["owner_id"])
+    elif d.get("owner_name"):
+        owner = d["owner_name"]
+    area = w.area(d.get("exclusive_area"))
+    return w.t(
+        f"新增住户 {building} {d.get('number') or ''}，专有面积 {area}" + w.opt("，业主 {}", owner),
+        f"household added: {building} {d.get('number') or ''}, {area}" + w.opt(", owner {}", owner),
+    )
+
+
 register_case_type(
     CaseType("compound", Compound, compound_row),
     {
-        "Compound.Registered": ("登记小区：{name}", "compound registered: {name}"),
-        "Compound.BuildingAdded": ("新增楼栋 {name}", "building added: {name}"),
-        "Compound.HouseholdAdded": (
-            "新增住户 {number}（专有面积 {exclusive_area} m²）",
-            "household added: {number} ({exclusive_area} m²)",
-        ),
+        "Compound.Registered": bilingual(_compound_registered),
+        "Compound.BuildingAdded": bilingual(_building_added),
+        "Compound.HouseholdAdded": bilingual(_household_added),
     },
 )
+
+
+def _party_registered(d: Row, w: Words) -> str:
+    kind = w.label("party_kind", d.get("kind"))
+    return w.t(
+        f"登记责任主体 {d.get('name') or ''}（{kind}）",
+        f"party registered: {d.get('name') or ''} ({kind})",
+    )
+
+
 register_case_type(
     CaseType("party", Party, party_row),
-    {"Party.Registered": ("登记责任主体：{name}（{kind}）", "party registered: {name} ({kind})")},
+    {"Party.Registered": bilingual(_party_registered)},
 )
 
 def visit_row(row: Row | None, event: Any, position: int) -> Row:
@@ -369,14 +677,23 @@ def visit_row(row: Row | None, event: Any, position: int) -> Row:
     }
 
 
+def _visited(d: Row, w: Words) -> str:
+    household = w.household(d.get("household_id"))
+    at = w.time(d.get("visited_at"))
+    needs = w.count(d.get("need_ids"))
+    return w.t(
+        f"入户走访 {household}（{at}）"
+        + w.opt("：{}", d.get("notes"))
+        + w.opt("；当场登记诉求 {} 件", needs),
+        f"household visit to {household} at {at}"
+        + w.opt(": {}", d.get("notes"))
+        + ("; " + w.plural(needs, "", "need") + " registered on the spot" if needs else ""),
+    )
+
+
 register_case_type(
     CaseType("visit", HouseholdVisit, visit_row),
-    {
-        "HouseholdVisit.Recorded": (
-            "入户走访 {visited_on}：{notes}",
-            "household visited on {visited_on}: {notes}",
-        )
-    },
+    {"HouseholdVisit.Recorded": bilingual(_visited)},
 )
 
 # The other aggregates' read-side registrations live beside their commands.

@@ -135,12 +135,13 @@ class CaseType:
 
 CASE_TYPES: list[CaseType] = []
 
-# Summary templates, zh-CN and English, by event name; ``{field}`` is the
-# event's field of that name, and helpers below add a few computed ones.
-SUMMARIES: dict[str, tuple[str, str]] = {}
+# Summaries, zh-CN and English, by event name: a summary function each
+# (``application.summaries.bilingual``), or a template each, where ``{field}``
+# is the event's field of that name and helpers below add a few computed ones.
+SUMMARIES: dict[str, tuple[Any, Any]] = {}
 
 
-def register_case_type(case_type: CaseType, summaries: dict[str, tuple[str, str]]) -> None:
+def register_case_type(case_type: CaseType, summaries: dict[str, tuple[Any, Any]]) -> None:
     if any(c.name == case_type.name for c in CASE_TYPES):
         return
     CASE_TYPES.append(case_type)
@@ -170,15 +171,20 @@ def case_type_of(event: Any) -> CaseType | None:
 _EVALUATION_ZH = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 
 
-def history_entry(event: Any, position: int, case_type: str) -> Row:
-    """One line of a case's audit trail, with summaries in zh-CN and English."""
+def history_entry(event: Any, position: int, case_type: str, names: Any = None) -> Row:
+    """One line of a case's audit trail, with summaries in zh-CN and English.
+
+    ``names`` (an ``application.summaries.Names``) is what the summaries name
+    people, parties, places and cases by, as looked up for the page of entries
+    this one is on; without it they say "an unregistered person" and the like.
+    """
     cls = type(event)
     plan = _ENTRY_PLANS.get(cls)
     if plan is None:
         plan = _entry_plan(cls)
-    names, values, name, event_type, summarize = plan
-    data = dict(zip(names, map(plain, values(event)), strict=True))
-    zh, en = summarize(data)
+    names_, values, name, event_type, summarize = plan
+    data = dict(zip(names_, map(plain, values(event)), strict=True))
+    zh, en = summarize(data, (names, event))
     role = data.pop("actor_role", None)
     actor = data.pop("actor_id", None)
     return {
@@ -199,12 +205,23 @@ def history_entry(event: Any, position: int, case_type: str) -> Row:
     }
 
 
-def summaries(name: str, data: Row) -> tuple[str, str]:
-    zh, en = SUMMARIES.get(name, (name, name))
+Context = tuple[Any, Any] | None  # (names, event) for a summary function, or None
+
+
+def _render(template: Any, data: Row, context: Context) -> str:
+    """One language's summary: a summary function's (``application.summaries.Render``)
+    or a template's, whose ``{field}``s are the event's and the computed ones."""
+    if callable(template):
+        return template(data, context)  # type: ignore[no-any-return]
     values = _Missing(data)
     for key, value in _COMPUTED.items():
         values[key] = value(data)
-    return zh.format_map(values), en.format_map(values)
+    return template.format_map(values)  # type: ignore[no-any-return]
+
+
+def summaries(name: str, data: Row, context: Context = None) -> tuple[str, str]:
+    zh, en = SUMMARIES.get(name, (name, name))
+    return _render(zh, data, context), _render(en, data, context)
 
 
 # The fields the summary templates may name that are worked out from the event's.
@@ -228,21 +245,24 @@ def _entry_plan(cls: type) -> tuple[Any, ...]:
     return plan
 
 
-def _summarizer(name: str) -> Callable[[Row], tuple[str, str]]:
-    """``summaries`` for one event name. Templates of plain ``{field}``s (most)
-    are given only the fields they name; any other goes the general way."""
+def _summarizer(name: str) -> Callable[..., tuple[str, str]]:
+    """``summaries`` for one event name: ``summarize(data, context)``. Summary
+    functions are called as they are; templates of plain ``{field}``s are
+    given only the fields they name; any other goes the general way."""
     zh, en = SUMMARIES.get(name, (name, name))
+    if callable(zh) or callable(en):
+        return lambda data, context=None: (_render(zh, data, context), _render(en, data, context))
     wanted = _named_fields(zh), _named_fields(en)
     if wanted[0] is None or wanted[1] is None:
-        return lambda data: summaries(name, data)
+        return lambda data, context=None: summaries(name, data)
     fields = sorted(wanted[0] | wanted[1])
     if not fields:
         constant = zh.format_map({}), en.format_map({})
-        return lambda data: constant
+        return lambda data, context=None: constant
     computed = [(key, _COMPUTED[key]) for key in fields if key in _COMPUTED]
     own = [key for key in fields if key not in _COMPUTED]
 
-    def summarize(data: Row) -> tuple[str, str]:
+    def summarize(data: Row, context: Context = None) -> tuple[str, str]:
         if not computed:
             try:  # the event has every field named (as it mostly has)
                 return zh.format_map(data), en.format_map(data)

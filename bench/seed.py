@@ -109,7 +109,7 @@ def make_need(app: Any, compound: dict[str, Any], actors: dict[str, Actor], stag
     if stage >= 5:
         need.resolve(by=actors["pc"], outcome="已更换控制板，电梯恢复运行")
     if stage >= 6:
-        need.evaluate(by=actors["grid"], evaluation="satisfied")
+        need.evaluate(by=actors["grid"], evaluation="satisfied", obtained_by="visit")
     return need
 
 

@@ -136,12 +136,24 @@ class DeadlinePolicy:
     respond: dict[str, TimeLimit]
     resolve: dict[str, TimeLimit]
     calendar: WorkingCalendar
+    # A redo's own limits (重办), where a deployment sets them; else the priority's.
+    redo_respond: dict[str, TimeLimit] | None = None
+    redo_resolve: dict[str, TimeLimit] | None = None
 
     def respond_due(self, priority: str, start: datetime) -> datetime:
         return self.respond[priority].due(start, self.calendar)
 
     def resolve_due(self, priority: str, start: datetime) -> datetime:
         return self.resolve[priority].due(start, self.calendar)
+
+    def episode_dues(
+        self, priority: str, start: datetime, *, redo: bool = False
+    ) -> tuple[datetime, datetime]:
+        """The response and resolution deadlines of a party's episode that starts
+        at ``start``: the priority's limits, or a redo's own where set."""
+        respond = (self.redo_respond if redo and self.redo_respond else self.respond)[priority]
+        resolve = (self.redo_resolve if redo and self.redo_resolve else self.resolve)[priority]
+        return respond.due(start, self.calendar), resolve.due(start, self.calendar)
 
 
 DEFAULT_RESPOND_LIMITS = {"urgent": "2h", "normal": "1wd", "low": "3wd"}

@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.actor import PARTY_ROLES, Actor, Role
 from domain.calendar import DeadlinePolicy
-from domain.errors import IllegalTransition, InvalidValue, NotPermitted
+from domain.errors import Conflict, IllegalTransition, InvalidValue, NotPermitted
 from domain.text import optional_text, reason_text, required_text
 from domain.times import MAX_EXTENSION, RANGE_TEXT, client_time
 
@@ -57,6 +57,8 @@ CATEGORIES = (
 )
 PRIORITIES = ("urgent", "normal", "low")
 EVALUATIONS = ("satisfied", "basically_satisfied", "unsatisfied")
+# How an evaluation recorded on the reporter's behalf was obtained.
+OBTAINED_BY = ("phone", "visit", "in_person")
 
 FINAL_STATUSES = frozenset(
     {
@@ -167,6 +169,9 @@ class Need(Aggregate):
             need.extensions = 0
             need.notes = 0
             need.supervision_notices = 0
+            need.episodes = 0
+            need.handled_by = []
+            need.exclusions = {}
 
     class Accepted(Event):
         category: str
@@ -182,11 +187,21 @@ class Need(Aggregate):
             need.resolve_due = self.resolve_due
 
     class Assigned(Event):
+        """The need goes to a party: an episode of that party begins, with its
+        own deadlines (None in events from before episodes: the need's ran on)."""
+
+        class_version = 2
         party_id: UUID
         party_role: str
         commitment_id: UUID | None
         commitment_item_no: int | None
         reason: str | None
+        respond_due: datetime | None
+        resolve_due: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["respond_due"] = state["resolve_due"] = None
 
         def apply(self, need: Need) -> None:
             need.status = NeedStatus.ASSIGNED
@@ -194,6 +209,9 @@ class Need(Aggregate):
             need.assigned_party_role = self.party_role
             need.commitment_id = self.commitment_id
             need.commitment_item_no = self.commitment_item_no
+            if self.party_id not in need.handled_by:
+                need.handled_by.append(self.party_id)
+            need.begin_episode(self.respond_due, self.resolve_due)
 
     class Acknowledged(Event):
         within_limit: bool
@@ -215,9 +233,23 @@ class Need(Aggregate):
             need.outcome = self.outcome
 
     class Evaluated(Event):
+        """The reporter's evaluation (or one recorded on their behalf, saying how
+        it was obtained). Unsatisfied, it reopens the need for redo (重办): a new
+        episode of the same party, with its deadlines."""
+
+        class_version = 2
         evaluation: str
         comment: str | None
         on_behalf_of_reporter: bool
+        resolved: bool | None  # whether the resident considers the matter resolved (回访)
+        obtained_by: str | None  # phone, visit or in_person, when recorded on their behalf
+        respond_due: datetime | None  # the redo's deadlines
+        resolve_due: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["resolved"] = state["obtained_by"] = None
+            state["respond_due"] = state["resolve_due"] = None
 
         def apply(self, need: Need) -> None:
             need.evaluation = self.evaluation
@@ -226,6 +258,7 @@ class Need(Aggregate):
                 need.redo_count += 1
                 need.resolved_at = None
                 need.resolved_within_limit = None
+                need.begin_episode(self.respond_due, self.resolve_due)
             else:
                 need.status = NeedStatus.CLOSED
 
@@ -289,20 +322,47 @@ class Need(Aggregate):
             need.consultation_id = self.consultation_id
 
     class ReturnedFromConsultation(Event):
+        """Back to the assigned party after a consultation: a new episode of it."""
+
+        class_version = 2
         consultation_id: UUID
         outcome: str
         resolution: str | None
+        respond_due: datetime | None
+        resolve_due: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["respond_due"] = state["resolve_due"] = None
 
         def apply(self, need: Need) -> None:
             need.status = NeedStatus.ASSIGNED
             need.consultation_outcome = self.outcome
             need.consultation_resolution = self.resolution
+            need.begin_episode(self.respond_due, self.resolve_due)
 
     class SupervisionNoticeIssued(Event):
         text: str
 
         def apply(self, need: Need) -> None:
             need.supervision_notices += 1
+
+    class ExcludedFromAssessment(Event):
+        """A supervisor leaves the need out of a party's assessment (不纳入考评),
+        for example a demand found unreasonable on review."""
+
+        party_id: UUID
+        reason: str
+
+        def apply(self, need: Need) -> None:
+            need.exclusions = {**need.exclusions, self.party_id: self.reason}
+
+    class ExclusionRevoked(Event):
+        party_id: UUID
+        reason: str
+
+        def apply(self, need: Need) -> None:
+            need.exclusions = {k: v for k, v in need.exclusions.items() if k != self.party_id}
 
     # The state is set by the events' apply methods (no class annotations:
     # the library would turn them into constructor arguments).
@@ -385,8 +445,12 @@ class Need(Aggregate):
         commitment_id: UUID | None = None,
         commitment_item_no: int | None = None,
         reason: str | None = None,
+        policy: DeadlinePolicy | None = None,
         now: datetime | None = None,
     ) -> None:
+        """Give the need to a party: an episode of that party begins now, its
+        limits running from now (with ``policy``; without, the need's own
+        deadlines run on, as before episodes)."""
         self._check("assign")
         if party_role not in PARTY_ROLES:
             raise InvalidValue("party_id", f"a party of kind '{party_role}' cannot handle needs")
@@ -399,6 +463,7 @@ class Need(Aggregate):
             raise InvalidValue(
                 "commitment_item_no", "cite a commitment and an item number together"
             )
+        now = now or self.Assigned.create_timestamp()
         self._trigger(
             self.Assigned,
             by,
@@ -408,6 +473,7 @@ class Need(Aggregate):
             commitment_id=commitment_id,
             commitment_item_no=commitment_item_no,
             reason=reason,
+            **self._episode_dues(policy, now),
         )
 
     def acknowledge(self, *, by: Actor, now: datetime | None = None) -> None:
@@ -431,15 +497,40 @@ class Need(Aggregate):
         by: Actor,
         evaluation: str,
         comment: str | None = None,
+        resolved: bool | None = None,
+        obtained_by: str | None = None,
+        policy: DeadlinePolicy | None = None,
         now: datetime | None = None,
     ) -> None:
+        """The reporter's evaluation, and whether they consider the matter
+        resolved (回访). Recorded by staff or a grid worker on the reporter's
+        behalf, it says how it was obtained (phone, visit, in person)."""
         self._check("evaluate")
         _choice("evaluation", evaluation, EVALUATIONS)
         on_behalf = self._on_behalf_of_reporter(by, "evaluates")
+        if on_behalf:
+            if obtained_by is None:
+                raise InvalidValue(
+                    "obtained_by",
+                    "say how the reporter's evaluation was obtained: "
+                    + ", ".join(OBTAINED_BY),
+                )
+            _choice("obtained_by", obtained_by, OBTAINED_BY)
+        elif obtained_by is not None:
+            raise InvalidValue(
+                "obtained_by",
+                "only an evaluation recorded on the reporter's behalf says how it was obtained",
+            )
         if evaluation == "unsatisfied":
             comment = required_text("comment", comment, 2000)
         else:
             comment = optional_text("comment", comment, 2000)
+        now = now or self.Evaluated.create_timestamp()
+        dues = (
+            self._episode_dues(policy, now, redo=True)
+            if evaluation == "unsatisfied"
+            else {"respond_due": None, "resolve_due": None}
+        )
         self._trigger(
             self.Evaluated,
             by,
@@ -447,6 +538,9 @@ class Need(Aggregate):
             evaluation=evaluation,
             comment=comment,
             on_behalf_of_reporter=on_behalf,
+            resolved=resolved,
+            obtained_by=obtained_by,
+            **dues,
         )
 
     def close(
@@ -598,13 +692,16 @@ class Need(Aggregate):
         consultation_id: UUID,
         outcome: str,
         resolution: str | None = None,
+        policy: DeadlinePolicy | None = None,
         now: datetime | None = None,
     ) -> None:
-        """The consultation concluded: the need goes back to its assigned party."""
+        """The consultation concluded: the need goes back to its assigned party,
+        in a new episode of it."""
         if self.status != NeedStatus.ESCALATED:
             raise IllegalTransition("return from consultation", self.status, self.allowed_commands)
         if consultation_id != self.consultation_id:
             raise InvalidValue("consultation_id", "the need was escalated to another consultation")
+        now = now or self.ReturnedFromConsultation.create_timestamp()
         self._trigger(
             self.ReturnedFromConsultation,
             by,
@@ -612,6 +709,7 @@ class Need(Aggregate):
             consultation_id=consultation_id,
             outcome=required_text("outcome", outcome, 50),
             resolution=optional_text("resolution", resolution, 5000),
+            **self._episode_dues(policy, now),
         )
 
     def supervise(self, *, by: Actor, text: str, now: datetime | None = None) -> None:
@@ -620,6 +718,28 @@ class Need(Aggregate):
         self._trigger(
             self.SupervisionNoticeIssued, by, now, text=required_text("text", text, 5000)
         )
+
+    def exclude_from_assessment(
+        self, *, by: Actor, party_id: UUID, reason: str, now: datetime | None = None
+    ) -> None:
+        """Leave the need out of ``party_id``'s figures (the raw ones keep it).
+
+        A supervisor's review of how a party is assessed (不纳入考评), not a step
+        of the case: allowed in any status, once the party has had the need."""
+        reason = reason_text(reason, "excluding a need from a party's assessment")
+        if party_id not in self.handled_by:
+            raise InvalidValue("party_id", "that party never had this need")
+        if party_id in self.exclusions:
+            raise Conflict("the need is already excluded from that party's assessment")
+        self._trigger(self.ExcludedFromAssessment, by, now, party_id=party_id, reason=reason)
+
+    def revoke_exclusion(
+        self, *, by: Actor, party_id: UUID, reason: str, now: datetime | None = None
+    ) -> None:
+        reason = reason_text(reason, "revoking an exclusion")
+        if party_id not in self.exclusions:
+            raise Conflict("the need is not excluded from that party's assessment")
+        self._trigger(self.ExclusionRevoked, by, now, party_id=party_id, reason=reason)
 
     # ----- queries --------------------------------------------------------
 
@@ -633,6 +753,28 @@ class Need(Aggregate):
         if self.responded_at is None and self.respond_due is not None and now > self.respond_due:
             return True
         return self.resolve_due is not None and now > self.resolve_due
+
+    # ----- episodes -------------------------------------------------------
+
+    def begin_episode(self, respond_due: datetime | None, resolve_due: datetime | None) -> None:
+        """A party gets the need: its response and resolution clocks start
+        again. Events from before episodes carry no deadlines; then the need's
+        own run on, and a response given before still stands, as they did."""
+        self.episodes += 1
+        if respond_due is None or resolve_due is None:
+            return
+        self.respond_due = respond_due
+        self.resolve_due = resolve_due
+        self.responded_at = None
+        self.responded_within_limit = None
+
+    def _episode_dues(
+        self, policy: DeadlinePolicy | None, start: datetime, *, redo: bool = False
+    ) -> dict[str, datetime | None]:
+        if policy is None or self.priority is None:
+            return {"respond_due": None, "resolve_due": None}
+        respond_due, resolve_due = policy.episode_dues(self.priority, start, redo=redo)
+        return {"respond_due": respond_due, "resolve_due": resolve_due}
 
     # ----- helpers --------------------------------------------------------
 

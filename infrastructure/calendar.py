@@ -83,8 +83,13 @@ def _local_changes(holiday_file: Path) -> tuple[set[date], set[date]]:
 
 
 def deadline_policy(settings: Settings) -> DeadlinePolicy:
+    def limits(texts: dict[str, str] | None) -> dict[str, TimeLimit] | None:
+        return None if texts is None else {k: TimeLimit.parse(v) for k, v in texts.items()}
+
     return DeadlinePolicy(
-        respond={k: TimeLimit.parse(v) for k, v in settings.respond_limits.items()},
-        resolve={k: TimeLimit.parse(v) for k, v in settings.resolve_limits.items()},
+        respond=limits(settings.respond_limits),  # type: ignore[arg-type]
+        resolve=limits(settings.resolve_limits),  # type: ignore[arg-type]
         calendar=load_calendar(settings.holiday_file, settings.timezone),
+        redo_respond=limits(settings.redo_respond_limits),
+        redo_resolve=limits(settings.redo_resolve_limits),
     )

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.calendar import DEFAULT_RESOLVE_LIMITS, DEFAULT_RESPOND_LIMITS, TimeLimit
+from domain.errors import InvalidValue
 from domain.need import PRIORITIES
 
 
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
 
     respond_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RESPOND_LIMITS))
     resolve_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RESOLVE_LIMITS))
+    # A redo's own limits (重办); unset, a redo has the priority's limits.
+    redo_respond_limits: dict[str, str] | None = None
+    redo_resolve_limits: dict[str, str] | None = None
     timezone: str = "Asia/Shanghai"
     holiday_file: Path | None = None
     evaluation_window_days: float = Field(default=7, ge=0)
@@ -57,12 +61,17 @@ class Settings(BaseSettings):
     # stream of commands, those of one interval are applied in one transaction.
     projection_batch_interval: float = Field(default=0.05, ge=0, le=1)
 
-    @field_validator("respond_limits", "resolve_limits")
+    @field_validator("respond_limits", "resolve_limits", "redo_respond_limits", "redo_resolve_limits")
     @classmethod
-    def _limits_for_every_priority(cls, value: dict[str, str]) -> dict[str, str]:
+    def _limits_for_every_priority(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
         missing = set(PRIORITIES) - set(value)
         if missing:
             raise ValueError(f"missing limits for {', '.join(sorted(missing))}")
-        for text in value.values():
-            TimeLimit.parse(text)
+        for priority, text in value.items():
+            try:
+                TimeLimit.parse(text)
+            except InvalidValue as error:  # a domain error: pydantic reports ValueErrors
+                raise ValueError(f"{priority}: {error.message.split(': ', 1)[-1]}") from None
         return value

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -208,6 +209,7 @@ def build_services(settings: Settings) -> Services:
             else PostgresViews(datastore, log)
         )
         views.create_table()  # type: ignore[attr-defined]
+        views.timezone = ZoneInfo(settings.timezone)
         people = People(views)
         people.adopt_legacy_credentials()
     updater = ViewUpdater(

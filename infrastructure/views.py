@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -29,9 +29,21 @@ import orjson
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.utils import get_topic
 
 import application.projections  # noqa: F401 - registers the case types
 from application.readmodel import Row, case_type_of, history_entry, utc_text, uuid_text
+from application.summaries import (
+    DEFAULT_TIMEZONE,
+    Ask,
+    Facts,
+    Names,
+    answers,
+    assignment_history,
+    facts_of,
+    wanted,
+)
+from domain.need import Need
 
 OPEN_WITH_DEADLINES = ("accepted", "assigned", "in_progress", "escalated")
 
@@ -505,7 +517,7 @@ class LinliViews:
         params: list[Any] = [case_id] if after is None else [case_id, after]
         with self.reading() as c:
             found = self._trail_events(c, f"{where} ORDER BY h.position LIMIT ?", [*params, limit + 1])
-            rows = self._entries(c, found[:limit])
+            rows = self._entries(c, found[:limit], case_id)
         next_after = int(found[limit - 1]["id"]) if len(found) > limit else None
         return rows, next_after
 
@@ -529,7 +541,7 @@ class LinliViews:
         """A case's whole trail, oldest first, as a list (in one read)."""
         with self.reading() as c:
             found = self._trail_events(c, "h.case_id = ? ORDER BY h.position", [case_id])
-            return self._entries(c, found)
+            return self._entries(c, found, case_id)
 
     def _trail_events(self, c: Any, clause: str, params: list[Any]) -> list[Any]:
         """The events on trails, with their positions: the rows of the log
@@ -545,18 +557,138 @@ class LinliViews:
         )
         return c.fetchall()
 
-    def _entries(self, c: Any, rows: Sequence[Any]) -> list[Row]:
+    def _entries(self, c: Any, rows: Sequence[Any], trail_case: str | None = None) -> list[Row]:
         """Trail entries, rendered from the rows of the log that hold their
-        events, each naming who acted by the registry's display name too."""
+        events, each naming who acted by the registry's display name too.
+        Their summaries name what the events name by ``_names`` (looked up
+        for the page at once); ``trail_case`` is the case whose trail it is."""
         decode = self.log.decode
+        events = [decode(_notification(row)) for row in rows]
+        names = self._names(c, events, [int(row["id"]) for row in rows], trail_case)
         entries = [
-            history_entry(decode(_notification(row)), int(row["id"]), row["case_type"])
-            for row in rows
+            history_entry(event, int(row["id"]), row["case_type"], names)
+            for event, row in zip(events, rows, strict=True)
         ]
-        names = self.person_names(c, [e["actor_id"] for e in entries])
+        persons = names.persons
         for entry in entries:
-            entry["actor_name"] = names.get(entry["actor_id"])
+            entry["actor_name"] = persons.get(entry["actor_id"])
         return entries
+
+    # The deployment's time zone: the trail's summaries give local times
+    # (``build_services`` sets the configured one).
+    timezone: tzinfo = DEFAULT_TIMEZONE
+
+    @property
+    def facts(self) -> Facts:
+        """Facts of the case views that summaries name things by, kept
+        between reads (they never change; see application/summaries.py)."""
+        kept = self.__dict__.get("_facts")
+        if kept is None:
+            kept = self.__dict__["_facts"] = Facts()
+        return kept
+
+    def _names(
+        self, c: Any, events: Sequence[Any], positions: Sequence[int], trail_case: str | None
+    ) -> Names:
+        """What the summaries of a page of events name, in a few queries for the
+        whole page: the persons; the parties, compounds, consultations and
+        service lists not kept from earlier reads (one query), and needs'
+        titles (one); rarely, needs' earlier assignments from the log (one:
+        for the entries of a need whose first event is not on the page), and
+        the compounds of lists' and consultations' households (one)."""
+        want = wanted(events, trail_case, positions)
+        # The views are at least here: a list read now knows its events up to it.
+        read_through = max(positions, default=0)
+        histories = dict(want.histories)
+        if want.holders:
+            histories.update(assignment_history(self._assignments(c, sorted(want.holders))))
+            for steps in histories.values():
+                for _, party_id, _, _ in steps:
+                    if party_id is not None:
+                        want.case(party_id)
+        kept = self.facts
+        facts: dict[str, Any] = {}
+
+        def known(case_id: str, ask: Ask | None) -> bool:
+            found = kept.get(case_id)
+            if answers(found, ask):
+                facts[case_id] = found
+                return True
+            return False
+
+        cases = [case_id for case_id, ask in want.cases.items() if not known(case_id, ask)]
+        needs = [need_id for need_id in want.needs if not known(need_id, None)]
+        persons = self.person_names(c, want.persons)
+        self._read_facts(c, "case_view", cases, want.cases, facts, read_through)
+        self._read_facts(c, "need_view", needs, {}, facts, read_through)
+        # The households of a list's or a consultation's compound (an opinion's
+        # household; an owner who votes and is no registered person).
+        compounds: dict[str, Ask] = {}
+        for case_id, ask in want.cases.items():
+            households = {h for h in ask.compound_households if h not in persons}
+            compound_id = getattr(facts.get(case_id), "compound_id", None)
+            if households and compound_id:
+                compounds.setdefault(compound_id, Ask()).households.update(households)
+        for compound_id, ask in compounds.items():
+            if compound_id in want.cases:
+                ask.buildings |= want.cases[compound_id].buildings
+                ask.households |= want.cases[compound_id].households
+        missing = [case_id for case_id, ask in compounds.items() if not known(case_id, ask)]
+        self._read_facts(c, "case_view", missing, compounds, facts, read_through)
+        return Names(persons, facts, histories, self.timezone, trail_case)
+
+    def _read_facts(
+        self,
+        c: Any,
+        table: str,
+        ids: Sequence[str],
+        asks: dict[str, Ask],
+        facts: dict[str, Any],
+        read_through: int,
+    ) -> None:
+        """Read the documents of ``ids`` from ``table`` into ``facts`` (and keep them)."""
+        kept = self.facts
+        for start in range(0, len(ids), 500):
+            chunk = sorted(ids[start : start + 500])
+            c.execute(
+                self.sql(
+                    f"SELECT id, doc FROM {{{table}}} WHERE id IN ({', '.join('?' * len(chunk))})"
+                ),
+                chunk,
+            )
+            for row in c.fetchall():
+                doc = _load(row["doc"])
+                if table == "need_view":
+                    doc.setdefault("case_type", "need")
+                ask = asks.get(row["id"])
+                found = facts_of(
+                    doc, ask.households if ask else (), kept.get(row["id"]), read_through
+                )
+                if found is not None:
+                    facts[row["id"]] = found
+                    kept.put(row["id"], found)
+
+    def _assignments(self, c: Any, need_ids: Sequence[str]) -> list[Any]:
+        """The Assigned and Evaluated events of these needs, from the log."""
+        table, _ = self.events_table(self.log.events_table)
+        topics = [get_topic(Need.Assigned), get_topic(Need.Evaluated)]
+        events = []
+        for start in range(0, len(need_ids), 500):
+            chunk = need_ids[start : start + 500]
+            c.execute(
+                self.sql(
+                    f"SELECT 0 AS id, originator_id, originator_version, topic, state FROM {table} "
+                    f"WHERE originator_id IN ({', '.join('?' * len(chunk))}) AND topic IN (?, ?)"
+                ),
+                [*self._originator_ids(chunk), *topics],
+            )
+            events += [self.log.decode(_notification(row)) for row in c.fetchall()]
+        return events
+
+    def _originator_ids(self, ids: Sequence[str]) -> list[Any]:
+        """Aggregate ids as the events table's ``originator_id`` column holds
+        them: here (SQLite) as the library writes a UUID, its hex digits."""
+        return [UUID(i).hex for i in ids]
 
     def person_names(self, c: Any, person_ids: Iterable[str | None]) -> dict[str, str]:
         """Display names of those of ``person_ids`` that are registered persons."""
@@ -791,6 +923,9 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
 
     def events_table(self, name: str) -> tuple[str, str]:
         return f'"{self.datastore.schema}"."{name}"', "notification_id"
+
+    def _originator_ids(self, ids: Sequence[str]) -> list[Any]:
+        return [UUID(i) for i in ids]
 
     def rename_index(self, c: Any, table: str, old: str, new: str) -> None:
         schema = self.datastore.schema

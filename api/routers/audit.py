@@ -25,7 +25,7 @@ from domain.actor import Actor
 
 from api.routing import Route
 from api.deps import ServicesDep, requires, wait_for_views
-from api.export import Format, csv_response
+from api.export import DISPUTE_ZH, Format, LangQuery, export_response
 from api.routers.needs import NO_PARTY, After, ReportedFrom, ReportedTo, _day_start
 from api.schemas import MAX_POSITION
 
@@ -89,6 +89,7 @@ def disputes(
     ] = 50,
     after: After = None,
     format: Annotated[Format, Query(description="csv: every row, streamed")] = "json",  # noqa: A002
+    lang: LangQuery = "en",
 ) -> Any:
     """Every need that went through a consultation, from report to evaluation:
     a row per need and consultation, newest need first."""
@@ -121,7 +122,9 @@ def disputes(
             for need in services.views.iter_needs(page_size=200, **filters)
             for row in dispute_rows(need, consultation)
         )
-        return csv_response(rows, DISPUTE_COLUMNS, "disputes.csv")
+        return export_response(
+            rows, DISPUTE_COLUMNS, "disputes.csv", lang=lang, zh=DISPUTE_ZH, services=services
+        )
     needs, next_cursor = services.views.needs(limit=limit, cursor=cursor, **filters)
     items = [row for need in needs for row in dispute_rows(need, consultation)]
     return {"items": items, "next_cursor": next_cursor}

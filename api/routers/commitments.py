@@ -13,7 +13,16 @@ from api import commitment_schemas as cs
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
-from api.export import HISTORY_COLUMNS, Format, csv_response, json_response
+from api.export import (
+    COMMITMENT_ZH,
+    FULFILMENT_ZH,
+    HISTORY_COLUMNS,
+    HISTORY_ZH,
+    Format,
+    LangQuery,
+    export_response,
+    json_response,
+)
 from api.routers.needs import After
 from application.commitment_views import (
     awaiting_confirmation_from,
@@ -335,13 +344,21 @@ def list_commitments(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
     format: Annotated[Format, Query(description="csv: every matching list")] = "json",  # noqa: A002
+    lang: LangQuery = "en",
 ) -> Any:
     wait_for_views(services, after)
     compound_ids = _compounds(actor, compound_id)
     if format == "csv":
         every = _all_rows(services, compound_ids, status=status, party_id=party_id)
         shown = (commitment_for_reading(r, full=False) for r in every)
-        return csv_response(shown, COMMITMENT_COLUMNS, "commitments.csv")
+        return export_response(
+            shown,
+            COMMITMENT_COLUMNS,
+            "commitments.csv",
+            lang=lang,
+            zh=COMMITMENT_ZH,
+            services=services,
+        )
     rows, next_cursor = _rows(
         services, compound_ids, status=status, party_id=party_id, limit=limit, cursor=cursor
     )
@@ -395,12 +412,16 @@ def commitment_history(
     actor: Annotated[Actor, Depends(requires("commitment.read"))],
     after: After = None,
     format: Format = "json",  # noqa: A002
+    lang: LangQuery = "en",
 ) -> Any:
     wait_for_views(services, after)
     visible_commitment(services, actor, commitment_id)
     events = services.views.iter_history(str(commitment_id))
     if format == "csv":
-        return csv_response(events, HISTORY_COLUMNS, f"commitment-{commitment_id}-history.csv")
+        filename = f"commitment-{commitment_id}-history.csv"
+        return export_response(
+            events, HISTORY_COLUMNS, filename, lang=lang, zh=HISTORY_ZH, services=services
+        )
     return json_response({"commitment_id": str(commitment_id)}, "events", events)
 
 
@@ -438,6 +459,7 @@ def commitment_fulfilment(
     actor: Annotated[Actor, Depends(requires("commitment.read"))],
     after: After = None,
     format: Format = "json",  # noqa: A002
+    lang: LangQuery = "en",
 ) -> Any:
     wait_for_views(services, after)
     row = visible_commitment(services, actor, commitment_id)
@@ -445,5 +467,7 @@ def commitment_fulfilment(
     if format == "csv":
         rows = ({"commitment_id": row["id"], **item} for item in figures["items"])
         filename = f"commitment-{commitment_id}-fulfilment.csv"
-        return csv_response(rows, FULFILMENT_COLUMNS, filename)
+        return export_response(
+            rows, FULFILMENT_COLUMNS, filename, lang=lang, zh=FULFILMENT_ZH, services=services
+        )
     return figures

@@ -19,7 +19,15 @@ from api import consultation_schemas as cs
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
-from api.export import HISTORY_COLUMNS, Format, csv_response, json_response
+from api.export import (
+    CONSULTATION_ZH,
+    HISTORY_COLUMNS,
+    HISTORY_ZH,
+    Format,
+    LangQuery,
+    export_response,
+    json_response,
+)
 from api.routers.needs import After
 from application.consultation_views import status_label_zh
 from application.consultations import can_see_consultation
@@ -319,6 +327,7 @@ def list_consultations(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
     format: Annotated[Format, Query(description="csv: every matching one, streamed")] = "json",  # noqa: A002
+    lang: LangQuery = "en",
 ) -> Any:
     wait_for_views(services, after)
     scope = None if actor.compound_ids is None else sorted(str(c) for c in actor.compound_ids)
@@ -326,10 +335,13 @@ def list_consultations(
         scope = [str(compound_id)] if scope is None or str(compound_id) in scope else []
     if format == "csv":
         every = services.views.iter_cases("consultation", scope, status=status)
-        return csv_response(
+        return export_response(
             (consultation_for_reading(r, services) for r in every),
             CONSULTATION_COLUMNS,
             "consultations.csv",
+            lang=lang,
+            zh=CONSULTATION_ZH,
+            services=services,
         )
     rows, next_cursor = services.views.cases(
         "consultation", scope, status=status, limit=limit, cursor=cursor
@@ -362,11 +374,15 @@ def consultation_history(
     actor: Annotated[Actor, Depends(requires("consultation.read"))],
     after: After = None,
     format: Format = "json",  # noqa: A002
+    lang: LangQuery = "en",
 ) -> Any:
     wait_for_views(services, after)
     visible_consultation(services, actor, consultation_id)
     events = services.views.iter_history(str(consultation_id))
     if format == "csv":
-        return csv_response(events, HISTORY_COLUMNS, f"consultation-{consultation_id}-history.csv")
+        filename = f"consultation-{consultation_id}-history.csv"
+        return export_response(
+            events, HISTORY_COLUMNS, filename, lang=lang, zh=HISTORY_ZH, services=services
+        )
     return json_response({"consultation_id": str(consultation_id)}, "events", events)
 

@@ -13,7 +13,16 @@ from api.routing import Route
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
-from api.export import HISTORY_COLUMNS, NEED_COLUMNS, Format, csv_response, json_response
+from api.export import (
+    HISTORY_COLUMNS,
+    HISTORY_ZH,
+    NEED_COLUMNS,
+    NEED_ZH,
+    Format,
+    LangQuery,
+    export_response,
+    json_response,
+)
 from application.access import can_see_need, need_scope
 from application.projections import is_overdue
 from application.readmodel import utc_text
@@ -243,6 +252,45 @@ def supervise_need(
     )
 
 
+@router.post(
+    "/{need_id}/exclusions",
+    response_model=s.Recorded,
+    summary="leave the need out of a party's assessment (不纳入考评), with a reason",
+)
+def exclude_need(
+    need_id: UUID,
+    body: s.NeedExclusion,
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("need.exclude"))],
+    version: ExpectedVersion,
+) -> s.Recorded:
+    return _recorded(
+        services.app.exclude_need_from_assessment(
+            actor, need_id, party_id=body.party_id, reason=body.reason, expected_version=version
+        )
+    )
+
+
+@router.post(
+    "/{need_id}/exclusions/{party_id}/revoke",
+    response_model=s.Recorded,
+    summary="count the need in the party's assessment again, with a reason",
+)
+def revoke_exclusion(
+    need_id: UUID,
+    party_id: UUID,
+    body: s.ExclusionRevocation,
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("need.exclude"))],
+    version: ExpectedVersion,
+) -> s.Recorded:
+    return _recorded(
+        services.app.revoke_need_exclusion(
+            actor, need_id, party_id=party_id, reason=body.reason, expected_version=version
+        )
+    )
+
+
 # ----- queries ----------------------------------------------------------------
 
 
@@ -285,6 +333,7 @@ def list_needs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
     format: Annotated[Format, Query(description="csv: every matching need, streamed")] = "json",  # noqa: A002
+    lang: LangQuery = "en",
 ) -> Any:
     wait_for_views(services, after)
     scope = need_scope(actor)
@@ -318,7 +367,9 @@ def list_needs(
     }
     if format == "csv":
         rows = (need_for_reading(r, now) for r in services.views.iter_needs(**filters))
-        return csv_response(rows, NEED_COLUMNS, "needs.csv")
+        return export_response(
+            rows, NEED_COLUMNS, "needs.csv", lang=lang, zh=NEED_ZH, services=services
+        )
     rows, next_cursor = services.views.needs(limit=limit, cursor=cursor, **filters)
     return s.Page(items=[need_for_reading(r, now) for r in rows], next_cursor=next_cursor)
 
@@ -341,10 +392,14 @@ def need_history(
     actor: Annotated[Actor, Depends(requires("need.read"))],
     after: After = None,
     format: Format = "json",  # noqa: A002
+    lang: LangQuery = "en",
 ) -> Any:
     wait_for_views(services, after)
     visible_need(services, actor, need_id)
     events = services.views.iter_history(str(need_id))
     if format == "csv":
-        return csv_response(events, HISTORY_COLUMNS, f"need-{need_id}-history.csv")
+        filename = f"need-{need_id}-history.csv"
+        return export_response(
+            events, HISTORY_COLUMNS, filename, lang=lang, zh=HISTORY_ZH, services=services
+        )
     return json_response({"need_id": str(need_id)}, "events", events)

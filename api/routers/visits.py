@@ -20,7 +20,7 @@ from api.routing import Route
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ServicesDep, requires, wait_for_views
-from api.export import Format, csv_response
+from api.export import VISIT_ZH, Format, LangQuery, export_response
 from api.routers.needs import After
 
 router = APIRouter(route_class=Route, tags=["visits"])
@@ -107,13 +107,16 @@ def list_visits(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
     format: Format = "json",  # noqa: A002
+    lang: LangQuery = "en",
 ) -> Any:
     wait_for_views(services, after)
     scope = _scope(actor, compound_id)
     periods = [month] if month else None
     if format == "csv":
         rows = services.views.iter_cases("visit", scope, periods=periods)
-        return csv_response(rows, VISIT_COLUMNS, "visits.csv")
+        return export_response(
+            rows, VISIT_COLUMNS, "visits.csv", lang=lang, zh=VISIT_ZH, services=services
+        )
     rows, next_cursor = services.views.cases(
         "visit", scope, periods=periods, limit=limit, cursor=cursor
     )

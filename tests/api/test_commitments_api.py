@@ -620,7 +620,8 @@ def test_a_need_cites_an_item_of_the_version_in_effect_or_gets_422(api: Api) -> 
     assert row["commitment_id"] == cid
     assert row["commitment_item_no"] == 2
     trail = api.get("staff", f"/needs/{need}/history").json()["events"]
-    assert cid in trail[-1]["summary_zh"]
+    assert trail[-1]["data"]["commitment_id"] == cid  # the id is data; people read the item
+    assert "第 2 项" in trail[-1]["summary_zh"] and cid not in trail[-1]["summary_zh"]
 
     # A suspended list is not cited.
     api.ok("staff", f"/commitments/{cid}/suspend", {"reason": "整改"})

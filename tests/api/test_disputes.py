@@ -33,7 +33,7 @@ def test_the_dispute_audit_follows_each_need_through_its_consultation(api: Api) 
     for need in disputed:
         api.ok("property_company", f"/needs/{need}/acknowledge")
         api.ok("property_company", f"/needs/{need}/resolve", {"outcome": "按决议更换"})
-        last = api.ok("staff", f"/needs/{need}/evaluate", {"evaluation": "satisfied"})
+        last = api.ok("staff", f"/needs/{need}/evaluate", {"evaluation": "satisfied", "obtained_by": "visit"})
 
     rows = api.get("supervisor", "/audit/disputes", after=last["position"]).json()["items"]
     assert {r["need_id"] for r in rows} == set(disputed)
@@ -79,7 +79,7 @@ def _twice_disputed(api: Api) -> tuple[str, str, str, int]:
     api.ok("party_branch", f"/consultations/{second}/resolution", {"text": "物业七日内修复"})
     api.ok("property_company", f"/needs/{need}/acknowledge")
     api.ok("property_company", f"/needs/{need}/resolve", {"outcome": "已修复"})
-    last = api.ok("staff", f"/needs/{need}/evaluate", {"evaluation": "satisfied"})
+    last = api.ok("staff", f"/needs/{need}/evaluate", {"evaluation": "satisfied", "obtained_by": "visit"})
     return need, first, second, last["position"]
 
 

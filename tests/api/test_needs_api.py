@@ -24,7 +24,7 @@ def test_grid_worker_records_the_evaluation_on_the_reporters_behalf(api: Api) ->
     # Another resident can neither see nor evaluate it.
     other = api.post("resident", f"/needs/{need}/evaluate", {"evaluation": "satisfied"})
     assert other.status_code == 404
-    done = api.ok("staff", f"/needs/{need}/evaluate", {"evaluation": "satisfied"})
+    done = api.ok("staff", f"/needs/{need}/evaluate", {"evaluation": "satisfied", "obtained_by": "phone"})
     history = api.get("supervisor", f"/needs/{need}/history", after=done["position"]).json()
     last = history["events"][-1]
     assert last["event_type"] == "Evaluated"

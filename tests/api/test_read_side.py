@@ -191,27 +191,31 @@ def test_figures_equal_a_hand_count(api: Api) -> None:
     [compound] = stats["compound"]
     # Accepted: A, B, C, D, F, G, H, W (E was never accepted).
     assert compound["accepted"] == 8
-    # Response settled: A and B acknowledged in time; C and W not yet due; D, G and H
-    # never assigned; F withdrawn before its deadline.
+    # Episodes: A1, B1 (pc, each acknowledged and resolved in time, evaluated),
+    # B2 (pc's redo, begun by B's unsatisfied evaluation), C1 (oc), F1 (pc, ended
+    # by the withdrawal), W1 (oc, ended by the transfer); D, G, H never assigned.
+    # Response settled: A1 and B1 acknowledged in time; B2, C1 and W1 not yet due
+    # (W's transfer is recorded a minute past its deadline, which is still ahead);
+    # F1 ended before its deadline.
     assert compound["response_rate"] == {"numerator": 2, "denominator": 2, "rate": 1.0}
-    # Resolution due: A (closed after resolution); B reopened and C not yet due;
-    # D and W transferred, F withdrawn, G rejected, H merged: not the party's.
-    assert compound["resolution_rate"] == {"numerator": 1, "denominator": 1, "rate": 1.0}
-    # A was resolved within its limit (B's resolution was undone by the redo).
-    assert compound["resolved_within_limit"] == 1
-    # Evaluated: A satisfied, B unsatisfied.
+    # Resolution settled: A1 and B1 resolved (B1's resolution stands for its own
+    # episode; the redo is judged as B2); B2 and C1 not yet due; F1 and W1 ended by
+    # a withdrawal and a transfer: not the party's.
+    assert compound["resolution_rate"] == {"numerator": 2, "denominator": 2, "rate": 1.0}
+    assert compound["resolved_within_limit"] == 2
+    # Evaluated: A1 satisfied, B1 unsatisfied.
     assert compound["satisfaction_rate"] == {"numerator": 1, "denominator": 2, "rate": 0.5}
     assert compound["redos"] == 1
+    # B's redo has fresh deadlines: nothing is overdue at once.
     assert compound["overdue_open"] == 0
-    # Medians, from the events' own timestamps: to respond over A and B (acceptance
-    # to first acknowledgement; the median of two is their mean); to resolve over A
-    # only (acceptance to latest resolution; B is reopened, unresolved now).
+    # Medians, from the events' own timestamps: to respond over A1 and B1 (the
+    # assignment that began the episode to its acknowledgement; the median of two
+    # is their mean); to resolve over A1 and B1 (assignment to resolution).
     a, b = _recorded_at(api, ids["a"]), _recorded_at(api, ids["b"])
-    to_respond = [_hours(n["Accepted"][0], n["Acknowledged"][0]) for n in (a, b)]
+    to_respond = [_hours(n["Assigned"][0], n["Acknowledged"][0]) for n in (a, b)]
     assert compound["median_hours_to_respond"] == round(sum(to_respond) / 2, 2)
-    assert compound["median_hours_to_resolve"] == round(
-        _hours(a["Accepted"][0], a["Resolved"][-1]), 2
-    )
+    to_resolve = [_hours(n["Assigned"][0], n["Resolved"][0]) for n in (a, b)]
+    assert compound["median_hours_to_resolve"] == round(sum(to_resolve) / 2, 2)
     parties = {row["party_id"]: row for row in stats["party"]}
     assert parties[ids["pc"]]["accepted"] == 3  # A, B, F
     assert parties[ids["pc"]]["satisfaction_rate"]["rate"] == 0.5
@@ -237,14 +241,14 @@ def test_figures_a_month_later_count_what_fell_due(api: Api) -> None:
     rows = list(api.world.services.views.iter_needs(now=datetime.now(UTC)))
     later = datetime.now(UTC) + timedelta(days=40)
     [compound] = grouped_figures(rows, later, ZoneInfo("Asia/Shanghai"))["compound"]
-    # Response settled: A and B in time; C's deadline passed without an
-    # acknowledgement; W's passed while its party still had it. F was withdrawn
+    # Response settled: A1 and B1 in time; B2 (the redo) and C1 passed their
+    # deadlines unacknowledged; W1's passed while its party still had it. F1 ended
     # before its deadline: its response never fell due.
-    assert compound["response_rate"] == {"numerator": 2, "denominator": 4, "rate": 0.5}
-    # B (reopened) and C are now due and not resolved; A is. G (rejected) and
-    # H (merged) after acceptance are not the party's to resolve, like D, F and W.
-    assert compound["resolution_rate"] == {"numerator": 1, "denominator": 3, "rate": 0.3333}
-    assert compound["resolved_within_limit"] == 1
+    assert compound["response_rate"] == {"numerator": 2, "denominator": 5, "rate": 0.4}
+    # A1 and B1 resolved; B2 and C1 are now due and not resolved. F1 and W1 ended
+    # by a withdrawal and a transfer: not the party's to resolve.
+    assert compound["resolution_rate"] == {"numerator": 2, "denominator": 4, "rate": 0.5}
+    assert compound["resolved_within_limit"] == 2
     assert compound["overdue_open"] == 2
 
 

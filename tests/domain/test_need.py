@@ -227,8 +227,13 @@ def do_evaluate(
     evaluation: str = "satisfied",
     by: Actor = RESIDENT,
     comment: str | None = None,
+    obtained_by: str | None = None,
 ) -> None:
-    need.evaluate(by=by, evaluation=evaluation, comment=comment, now=clock.tick())
+    if obtained_by is None and by.role in (Role.COMMUNITY_STAFF, Role.GRID_WORKER):
+        obtained_by = "phone"  # recorded on the reporter's behalf says how
+    need.evaluate(
+        by=by, evaluation=evaluation, comment=comment, obtained_by=obtained_by, now=clock.tick()
+    )
 
 
 def reach(status: NeedStatus, clock: Clock | None = None) -> Need:
@@ -627,6 +632,26 @@ def test_reporter_or_staff_on_their_behalf_evaluates(actor: Actor, on_behalf: bo
     assert isinstance(event, Need.Evaluated)
     assert event.on_behalf_of_reporter is on_behalf
     assert event.actor_id == actor.id
+    assert event.obtained_by == ("phone" if on_behalf else None)
+
+
+def test_an_evaluation_recorded_on_the_reporters_behalf_says_how_it_was_obtained() -> None:
+    """DESIGN 2.1: staff or the grid worker may record the resident's evaluation,
+    saying how it was obtained; the resident's own evaluation says nothing of it."""
+    for by, obtained_by, field in (
+        (STAFF, None, "obtained_by"),
+        (STAFF, "telepathy", "obtained_by"),
+        (RESIDENT, "phone", "obtained_by"),
+    ):
+        need = reach(S.RESOLVED, Clock())
+        with pytest.raises(InvalidValue) as refused:
+            need.evaluate(by=by, evaluation="satisfied", obtained_by=obtained_by)
+        assert refused.value.field == field
+        assert need.status == S.RESOLVED
+    need = reach(S.RESOLVED, Clock())
+    need.evaluate(by=STAFF, evaluation="satisfied", obtained_by="visit", resolved=True)
+    event = need.pending_events[-1]
+    assert (event.obtained_by, event.resolved) == ("visit", True)
 
 
 @pytest.mark.parametrize(
