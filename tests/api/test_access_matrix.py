@@ -203,6 +203,7 @@ def need_seen(member: str, need: str, state: str) -> bool:
 # ----- the table ---------------------------------------------------------------------------
 
 NEED, COMPOUND, COMMITMENT, CONSULTATION = "need", "compound", "commitment", "consultation"
+ASSESSMENT = "assessment"
 IN_BODY, IN_QUERY = "in_body", "in_query"  # a compound named in the body / in the query
 
 
@@ -232,6 +233,11 @@ class Ctx:
     def at(self, prefix: str) -> str:
         """The object ``prefix`` of the cell's compound."""
         return self.ids[f"{prefix}_{self.compound}"]
+
+
+def _how_obtained(c: Ctx) -> dict[str, str]:
+    """Staff and grid workers record an evaluation on the reporter's behalf, saying how."""
+    return {} if c.member.startswith("resident") else {"obtained_by": "phone"}
 
 
 def _soon(days: int = 30) -> str:
@@ -272,6 +278,9 @@ ROWS: dict[str, Row] = {
     "GET /healthz": Row("public", None),
     "GET /readyz": Row("public", None),
     "GET /metrics": Row("public", None),
+    "GET /docs": Row("public", None),
+    "GET /redoc": Row("public", None),
+    "GET /docs/assets/{name}": Row("public", None),
     # compounds and parties
     "POST /compounds": Row("compound.register", REGISTRARS, body=lambda c: {"name": f"新小区{uuid.uuid4().hex[:6]}"}),
     "POST /compounds/{compound_id}/buildings": Row("compound.change", REGISTRARS, COMPOUND, body=lambda c: {"name": f"楼{uuid.uuid4().hex[:6]}"}),
@@ -289,13 +298,15 @@ ROWS: dict[str, Row] = {
     "POST /needs/{need_id}/notes": Row("need.add_note", frozenset({R.GRID_WORKER, R.COMMUNITY_STAFF, *PARTY_STAFF}), NEED, "in_progress", body=lambda c: {"text": "已联系电工"}, case_403=frozenset({"owners_committee"})),
     "POST /needs/{need_id}/extend": Row("need.extend", COORDINATORS, NEED, "in_progress", body=lambda c: {"reason": "配件未到", "working_days": 2}),
     "POST /needs/{need_id}/resolve": Row("need.resolve", PARTY_STAFF, NEED, "in_progress", body=lambda c: {"outcome": "已更换灯泡"}, case_403=frozenset({"owners_committee"})),
-    "POST /needs/{need_id}/evaluate": Row("need.evaluate", FOR_THE_REPORTER, NEED, "resolved", body=lambda c: {"evaluation": "satisfied"}),
+    "POST /needs/{need_id}/evaluate": Row("need.evaluate", FOR_THE_REPORTER, NEED, "resolved", body=lambda c: {"evaluation": "satisfied", **_how_obtained(c)}),
     "POST /needs/{need_id}/close": Row("need.close", frozenset({R.COMMUNITY_STAFF}), NEED, "resolved", body=_reason),
     "POST /needs/{need_id}/reject": Row("need.reject", COORDINATORS, NEED, "reported", body=_reason),
     "POST /needs/{need_id}/merge": Row("need.merge", COORDINATORS, NEED, "reported", body=lambda c: {"into_need_id": c.at("into"), "reason": "重复"}),
     "POST /needs/{need_id}/transfer": Row("need.transfer", COORDINATORS, NEED, "accepted", body=lambda c: {"to_body": "区住建局", "reason": "不属本小区"}),
     "POST /needs/{need_id}/withdraw": Row("need.withdraw", FOR_THE_REPORTER, NEED, "reported", body=_reason),
     "POST /needs/{need_id}/supervise": Row("need.supervise", frozenset({R.SUPERVISOR}), NEED, "in_progress", body=lambda c: {"text": "请加快办理"}),
+    "POST /needs/{need_id}/exclusions": Row("need.exclude", frozenset({R.SUPERVISOR}), NEED, "assigned", body=lambda c: {"party_id": c.ids[f"party_{c.obj}"], "reason": "复核认定不合理"}),
+    "POST /needs/{need_id}/exclusions/{party_id}/revoke": Row("need.exclude", frozenset({R.SUPERVISOR}), NEED, "excluded", body=lambda c: {"reason": "复核后恢复"}),
     "POST /needs/{need_id}/escalate": Row("need.escalate", CONVENERS, NEED, "in_progress", body=lambda c: {"consultation_id": c.at("consultation")}),
     "GET /needs": Row("need.read", READERS, IN_QUERY, shows=NEED, outside=200, query=lambda c: {"limit": 200}),
     "GET /needs/{need_id}": Row("need.read", READERS, NEED),
@@ -337,12 +348,16 @@ ROWS: dict[str, Row] = {
     "GET /visits/coverage": Row("visit.read", AUDITORS, IN_QUERY),
     # audit
     "GET /stats": Row("stats.read", AUDITORS, IN_QUERY, shows=COMPOUND, outside=200),
+    "POST /assessments": Row("assessment.close", frozenset({R.SUPERVISOR}), IN_BODY, outside=422, body=lambda c: {"compound_id": c.at("compound"), "month": "2026-11"}),
+    "GET /assessments": Row("assessment.read", AUDITORS, IN_QUERY),
+    "GET /assessments/{assessment_id}": Row("assessment.read", AUDITORS, ASSESSMENT),
     "GET /audit/disputes": Row("audit.read", AUDITORS, IN_QUERY, shows="dispute", outside=200),
     # the console: pages over the same actions, signed in with a session cookie
     "GET /console/sign-in": Row("public", None),
     "POST /console/sign-in": Row("public", None, public_status=403),  # a form without its CSRF value
     "POST /console/sign-out": Row("public", None, public_status=303),
     "GET /console/static/{name}": Row("public", None),
+    "GET /console/{rest:path}": Row("compound.read", None, public_status=404),  # no such page, signed in or not
     "GET /console": Row("compound.read", ALL),
     "GET /console/needs": Row("need.read", READERS, IN_QUERY, shows=NEED, outside=200),
     "GET /console/needs.csv": Row("need.read", READERS, IN_QUERY, shows=NEED, outside=200),
@@ -352,7 +367,7 @@ ROWS: dict[str, Row] = {
     "POST /console/needs/{need_id}/assign": Row("need.assign", COORDINATORS, NEED, "accepted", body=lambda c: {"party_id": c.at("party_branch")}),
     "POST /console/needs/{need_id}/acknowledge": Row("need.acknowledge", PARTY_STAFF, NEED, "assigned", case_403=frozenset({"owners_committee"})),
     "POST /console/needs/{need_id}/resolve": Row("need.resolve", PARTY_STAFF, NEED, "in_progress", body=lambda c: {"outcome": "已更换灯泡"}, case_403=frozenset({"owners_committee"})),
-    "POST /console/needs/{need_id}/evaluate": Row("need.evaluate", FOR_THE_REPORTER, NEED, "resolved", body=lambda c: {"evaluation": "satisfied"}),
+    "POST /console/needs/{need_id}/evaluate": Row("need.evaluate", FOR_THE_REPORTER, NEED, "resolved", body=lambda c: {"evaluation": "satisfied", **_how_obtained(c)}),
     "GET /console/disputes": Row("audit.read", AUDITORS, IN_QUERY, shows="dispute", outside=200),
     "GET /console/disputes.csv": Row("audit.read", AUDITORS, IN_QUERY, shows="dispute", outside=200),
     "GET /console/consultations/{consultation_id}": Row("consultation.read", READERS, CONSULTATION),
@@ -421,6 +436,8 @@ def _prepare(services: Services, client: TestClient, *, reads: bool) -> Env:
         "away_branch": away_branch,
     }
     env.party_ids = {k: str(v) for k, v in parties.items()}
+    # Each need's own party, which the exclusions' rows name.
+    env.ids.update({f"party_{n}": env.party_ids[party] for n, (_, _, party) in NEEDS.items()})
     building, _ = app.add_building(REGISTRAR, away, name="A栋")
     household, _ = app.add_household(
         REGISTRAR, away, building_id=building, number="A101", exclusive_area=Decimal("70")
@@ -472,6 +489,12 @@ def _staff(env: Env, compound: str) -> Actor:
 def _need(env: Env, name: str, state: str) -> str:
     compound, reporter, party = NEEDS[name]
     app, actors = env.services.app, env.actors
+    if state == "excluded":  # assigned, and left out of its party's assessment
+        need_id = _need(env, name, "assigned")
+        app.exclude_need_from_assessment(
+            actors["supervisor"], UUID(need_id), party_id=UUID(env.party_ids[party]), reason="复核"
+        )
+        return need_id
     fields: dict[str, Any] = {}
     if name == "N_hh":
         fields["household_id"] = env.world.households[0]
@@ -565,6 +588,11 @@ def _read_objects(env: Env) -> dict[str, str]:
         ids[f"V_{compound}"] = str(visit.id)
         disputed = _need(env, "N_all" if compound == HOME else "N_o", "in_progress")
         ids[f"D_{compound}"] = disputed
+        ids[f"A_{compound}"] = str(
+            app.close_assessment(
+                env.actors["supervisor"], compound_id=env.compound(compound), month="2026-10"
+            ).id
+        )
         _consultation(env, compound, "proposed", need_ids=[UUID(disputed)])
     return ids
 
@@ -608,7 +636,7 @@ def _seen(row: Row, member: str, obj: str | None, compound: str) -> bool:
         assert obj is not None
         # Queries look at the needs made once, the assigned ones in progress.
         return need_seen(member, obj, row.state or "in_progress")
-    if row.target in (COMMITMENT, CONSULTATION):
+    if row.target in (COMMITMENT, CONSULTATION, ASSESSMENT):
         return covers(member, compound) and member != "admin"
     if row.target in (COMPOUND, IN_BODY, IN_QUERY):
         return covers(member, compound)
@@ -668,14 +696,21 @@ def _path(template: str, row: Row, ids: dict[str, str], cell: Cell) -> str:
     path = template
     if row.target == NEED:
         path = path.replace("{need_id}", ids[cell.obj])  # type: ignore[index]
+        path = path.replace("{party_id}", ids[f"party_{cell.obj}"])
     elif row.target == COMMITMENT:
         path = path.replace("{commitment_id}", ids[f"C_{cell.compound}"])
     elif row.target == CONSULTATION:
         path = path.replace("{consultation_id}", ids[f"K_{cell.compound}"])
     elif row.target == COMPOUND:
         path = path.replace("{compound_id}", ids[f"compound_{cell.compound}"])
-    return path.replace("{list_version}", "1").replace("{number}", "1").replace(
-        "{name}", "console.css"
+    elif row.target == ASSESSMENT:
+        path = path.replace("{assessment_id}", ids[f"A_{cell.compound}"])
+    asset = "swagger-ui.css" if template.startswith("/docs/") else "console.css"
+    return (
+        path.replace("{list_version}", "1")
+        .replace("{number}", "1")
+        .replace("{name}", asset)
+        .replace("{rest:path}", "no-such-page")
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api import schemas as s
 from api.app import create_app
 from api.console import router as console_router
 from domain.need import Need
@@ -26,9 +27,11 @@ from tests.api.test_commitments_api import ITEMS, confirm_all, draft, inspection
 from tests.api.test_consultations_api import convene_vote, due, owner, propose
 from tests.world import World
 
-# The module (the package's ``router`` attribute is the APIRouter itself).
-console_module = importlib.import_module("api.console.router")
+# Where the console's page size lives (read when a list is drawn).
+console_module = importlib.import_module("api.console.common")
 CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+# Staff recording an evaluation for the reporter say how they obtained it.
+ON_BEHALF: dict[str, str] = {"obtained_by": "phone"}
 
 
 def routes_of(app: FastAPI) -> list[Any]:
@@ -106,8 +109,11 @@ def settle(world: World) -> int:
     return position
 
 
-def overdue_need(world: World, title: str = "3号楼屋顶漏水", days: int = 10) -> str:
-    """A need reported and accepted ``days`` ago: its response deadline has passed."""
+def overdue_need(
+    world: World, title: str = "3号楼屋顶漏水", days: int = 10, *, assigned: bool = False
+) -> str:
+    """A need reported and accepted ``days`` ago (and, if ``assigned``, given to
+    the property company then): its response deadline has passed."""
     app = world.services.app
     past = datetime.now(UTC) - timedelta(days=days)
     need = Need.register(
@@ -121,14 +127,40 @@ def overdue_need(world: World, title: str = "3号楼屋顶漏水", days: int = 1
         now=past,
     )
     need.accept(by=world.actors["staff"], priority="urgent", policy=app.deadline_policy, now=past)
+    if assigned:
+        need.assign(
+            by=world.actors["staff"],
+            party_id=world.parties["property_company"],
+            party_role="property_company",
+            now=past,
+        )
     app.save(need)
     return str(need.id)
 
 
+def _unescaped(text: str) -> str:
+    return text.replace("&#39;", "'").replace("&#34;", '"').replace("&amp;", "&")
+
+
 def error_text(page: Any) -> str:
+    """What the page says went wrong, in its language (Chinese unless asked)."""
     found = re.search(r'id="error">([^<]*)<', page.text)
     assert found, page.text
-    return found.group(1).replace("&#39;", "'").replace("&#34;", '"').replace("&amp;", "&")
+    return _unescaped(found.group(1))
+
+
+def error_detail(page: Any) -> str:
+    """The API's own words for it: folded away beneath in Chinese, the text itself in English."""
+    found = re.search(r'id="error-detail">([^<]*)<', page.text)
+    return _unescaped(found.group(1)) if found else error_text(page)
+
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def chinese(text: str) -> bool:
+    """Chinese words, and no English sentence left in them."""
+    return bool(CHINESE.search(text)) and re.search(r"[A-Za-z]{3,} [A-Za-z]{2,}", text) is None
 
 
 def rows_of(page: Any) -> list[str]:
@@ -281,12 +313,11 @@ def test_static_css_is_public_and_nothing_else_is_served(app: FastAPI, world: Wo
 def test_needs_list_filters_paginates_highlights_and_exports_like_the_api(
     app: FastAPI, world: World, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    late = overdue_need(world)
+    late = overdue_need(world, assigned=True)
     pc = str(world.parties["property_company"])
-    api.ok("staff", f"/needs/{late}/assign", {"party_id": pc})
     redo = api.to_in_progress()
     api.ok("property_company", f"/needs/{redo}/resolve", {"outcome": "已处理"})
-    api.ok("staff", f"/needs/{redo}/evaluate", {"evaluation": "unsatisfied", "comment": "仍漏水"})
+    api.ok("staff", f"/needs/{redo}/evaluate", {"evaluation": "unsatisfied", "comment": "仍漏水", **ON_BEHALF})
     fresh = api.register(title="楼道堆物", category="safety")["id"]
     settle(world)
 
@@ -345,8 +376,11 @@ def test_bad_filters_are_a_422_page_naming_the_field_never_a_500(
     ]:
         page = b.get(path, **params)
         assert page.status_code == 422, (path, params, page.text)
-        assert error_text(page).startswith(field), error_text(page)
-    assert b.get("/console/needs/not-a-uuid").status_code == 422
+        assert error_detail(page).startswith(field), error_detail(page)
+        assert chinese(error_text(page)), error_text(page)
+    mangled = b.get("/console/needs/not-a-uuid")
+    assert mangled.status_code == 422 and "text/html" in mangled.headers["content-type"]
+    assert "链接中的「诉求编号」" in error_text(mangled)
     assert b.get(f"/console/needs/{uuid4()}").status_code == 404
     assert b.get(f"/console/needs/{uuid4()}", after="x").status_code == 404
 
@@ -388,7 +422,7 @@ def test_case_page_shows_state_deadlines_and_the_timeline_with_its_links(
     assert "<script" not in text
 
     english = b.get(f"/console/needs/{need}", lang="en").text
-    assert "Timeline" in english and "escalated to consultation" in english
+    assert "Timeline" in english and "escalated to the consultation" in english
 
     trail = b.get(f"/console/needs/{need}/history.csv")
     assert trail.status_code == 200 and trail.content.startswith("\ufeff".encode())
@@ -425,7 +459,8 @@ def test_the_console_sees_what_the_api_sees(app: FastAPI, world: World, api: Api
             page = b.get(f"/console/needs/{need}")
             assert page.status_code == expected, (who, need)
             if expected == 404:
-                assert error_text(page) == "need not found"
+                assert error_detail(page) == "need not found"
+                assert error_text(page).startswith("找不到该诉求，或您无权查看")
                 assert titles[need] not in page.text
             else:
                 assert titles[need] in page.text
@@ -439,7 +474,8 @@ def test_the_console_sees_what_the_api_sees(app: FastAPI, world: World, api: Api
     ]:
         page = resident.get(path)
         assert page.status_code == 403
-        assert error_text(page) == f"role 'resident' may not {action}"
+        assert error_detail(page) == f"role 'resident' may not {action}"
+        assert error_text(page).startswith("您的角色（居民/业主）无权查看")
     nav = resident.get("/console").text
     assert 'href="/console/needs"' in nav and 'href="/console/disputes"' not in nav
 
@@ -447,7 +483,8 @@ def test_the_console_sees_what_the_api_sees(app: FastAPI, world: World, api: Api
     assert admin.get("/console").status_code == 200
     refused = admin.get("/console/needs")
     assert refused.status_code == 403
-    assert error_text(refused) == api.get("admin", "/needs").json()["detail"]
+    assert error_detail(refused) == api.get("admin", "/needs").json()["detail"]
+    assert chinese(error_text(refused))
 
 
 # ----- commands from the case page -----------------------------------------------------------
@@ -507,7 +544,8 @@ def test_staff_and_parties_take_the_common_commands_from_the_case_page(
     refused = staff.post(f"/console/needs/{need}/assign", {"party_id": pc})
     assert refused.status_code == 422
     from_api = api.post("staff", f"/needs/{need}/assign", {"party_id": pc})
-    assert error_text(refused) == from_api.json()["detail"][0]["msg"]
+    assert error_detail(refused) == from_api.json()["detail"][0]["msg"]
+    assert "改派诉求时必须填写「理由」" in error_text(refused)
     assert 'id="form-assign"' in refused.text  # the case page, with the form again
 
 
@@ -523,29 +561,33 @@ def test_refused_commands_show_the_apis_status_and_message_and_write_nothing(
     page = staff.post(f"/console/needs/{need}/accept", {"priority": "low"})
     from_api = api.post("staff", f"/needs/{need}/accept", {"priority": "low"})
     assert page.status_code == from_api.status_code == 409
-    assert error_text(page) == from_api.json()["detail"]["message"]
-    assert "in_progress" in error_text(page)
+    assert error_detail(page) == from_api.json()["detail"]["message"]
+    assert "in_progress" in error_detail(page)
+    assert error_text(page).startswith("这件诉求现在是「办理中」，不能受理。现在可以：")
 
     # A value the schema refuses: 422 naming the field, as the API does.
     page = staff.post(f"/console/needs/{need}/assign", {"party_id": "nobody"})
     from_api = api.post("staff", f"/needs/{need}/assign", {"party_id": "nobody"})
     assert page.status_code == from_api.status_code == 422
-    assert error_text(page).startswith("party_id: ")
-    assert from_api.json()["detail"][0]["msg"] in error_text(page)
+    assert error_detail(page).startswith("party_id: ")
+    assert from_api.json()["detail"][0]["msg"] in error_detail(page)
+    assert error_text(page).startswith("「责任方」不是有效的编号")
 
     # A role that may not: 403 with the API's words.
     resident = browser(app, world, "resident")
     page = resident.post(f"/console/needs/{need}/accept", {"priority": "low"})
     from_api = api.post("resident", f"/needs/{need}/accept", {"priority": "low"})
     assert page.status_code == from_api.status_code == 403
-    assert error_text(page) == from_api.json()["detail"] == "role 'resident' may not need accept"
+    assert error_detail(page) == from_api.json()["detail"] == "role 'resident' may not need accept"
+    assert error_text(page).startswith("您的角色（居民/业主）无权受理诉求。")
 
     # The staff of another party: the domain refuses, as through the API.
     branch = browser(app, world, "party_branch")
     page = branch.post(f"/console/needs/{need}/resolve", {"outcome": "x"})
     from_api = api.post("party_branch", f"/needs/{need}/resolve", {"outcome": "x"})
     assert page.status_code == from_api.status_code
-    assert error_text(page) == from_api.json()["detail"]
+    assert error_detail(page) == from_api.json()["detail"]
+    assert error_text(page).startswith("只有承办这件诉求的责任方的工作人员才能办结")
 
     # Not visible: 404, the same as the API.
     outsider = browser(app, world, "other_staff")
@@ -553,7 +595,7 @@ def test_refused_commands_show_the_apis_status_and_message_and_write_nothing(
         f"/console/needs/{need}/assign",
         {"party_id": str(world.other_property_company), "reason": "x"},
     )
-    assert page.status_code == 404 and error_text(page) == "need not found"
+    assert page.status_code == 404 and error_detail(page) == "need not found"
 
     # A stale form (the page showed an older version): 412 and the API's message.
     page = staff.post(
@@ -561,7 +603,8 @@ def test_refused_commands_show_the_apis_status_and_message_and_write_nothing(
         {"party_id": str(world.parties["co_building_unit"]), "reason": "改派", "version": "2"},
     )
     assert page.status_code == 412
-    assert error_text(page) == "the case is at version 4, not 2: reload and try again"
+    assert error_detail(page) == "the case is at version 4, not 2: reload and try again"
+    assert "您打开页面时是第 2 版，现在是第 4 版" in error_text(page)
 
     # No CSRF token, a forged one, or no session: nothing is done.
     assert (
@@ -678,7 +721,7 @@ def test_figures_charts_with_numbers_and_visit_coverage(
 ) -> None:
     need = api.to_in_progress()
     api.ok("property_company", f"/needs/{need}/resolve", {"outcome": "已修好"})
-    api.ok("staff", f"/needs/{need}/evaluate", {"evaluation": "satisfied"})
+    api.ok("staff", f"/needs/{need}/evaluate", {"evaluation": "satisfied", **ON_BEHALF})
     overdue_need(world)
     api.ok(
         "grid_worker",
@@ -690,13 +733,15 @@ def test_figures_charts_with_numbers_and_visit_coverage(
     b = browser(app, world, "supervisor")
     page = b.get("/console/figures")
     assert page.status_code == 200
-    assert page.text.count("<svg") == 2
+    # two charts, each drawn for a wide screen and for a phone
+    assert page.text.count('class="chart wide"') == 2
+    assert page.text.count('class="chart narrow"') == 2
     stats = api.get("supervisor", "/stats").json()
     for row in stats["month"]:
         assert f'data-month="{row["month"]}"' in page.text
         rate = row["response_rate"]
         assert f"{rate['numerator']}/{rate['denominator']}" in page.text
-    assert "满意率" in page.text
+    assert "满意率" in page.text and "办结率" in page.text and "解决率" in page.text
     english = b.get("/console/figures", lang="en")
     assert "Satisfaction rate" in english.text
     month = datetime.now(UTC).strftime("%Y-%m")
@@ -712,7 +757,8 @@ def test_figures_charts_with_numbers_and_visit_coverage(
     outsider = browser(app, world, "other_staff").get(
         "/console/visits", compound_id=str(world.compound_id)
     )
-    assert outsider.status_code == 404 and error_text(outsider) == "compound not found"
+    assert outsider.status_code == 404 and error_detail(outsider) == "compound not found"
+    assert error_text(outsider).startswith("找不到该小区")
 
 
 # ----- bad versions, an unavailable database ------------------------------------------
@@ -730,7 +776,8 @@ def test_a_version_that_is_not_ascii_digits_is_a_422_on_the_case_page(
     staff = browser(app, world, "staff")
     page = staff.post(f"/console/needs/{need}/accept", {"priority": "low", "version": version})
     assert page.status_code == 422, page.text
-    assert error_text(page).startswith("version: ")
+    assert error_detail(page).startswith("version: ")
+    assert "版本号无效" in error_text(page)
     assert 'id="form-accept"' in page.text  # the case page, with the form again
     assert api.log_position() == before
     # The version the page shows is still taken.
@@ -770,7 +817,8 @@ def test_console_503_answers_say_when_to_retry(
         monkeypatch.undo()
     assert page.status_code == 503
     assert page.headers["Retry-After"] == RETRY_AFTER_SECONDS
-    assert error_text(page) == "the database is unavailable; try again shortly"
+    assert error_detail(page) == "the database is unavailable; try again shortly"
+    assert error_text(page).startswith("数据库暂时连不上")
     assert "text/html" in page.headers["content-type"]
 
     # A command whose write fails: the case page again, with 503 and Retry-After.
@@ -782,7 +830,7 @@ def test_console_503_answers_say_when_to_retry(
     monkeypatch.undo()
     assert posted.status_code == 503
     assert posted.headers["Retry-After"] == RETRY_AFTER_SECONDS
-    assert error_text(posted) == "the database is unavailable; try again shortly"
+    assert error_detail(posted) == "the database is unavailable; try again shortly"
     # The API answers the same failure the same way.
     monkeypatch.setattr(world.services.app.recorder, "insert_events", refused)
     from_api = api.post("staff", f"/needs/{need}/accept", {"priority": "low"})

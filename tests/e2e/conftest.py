@@ -7,9 +7,10 @@ No browser is ever downloaded: Playwright launches ``/usr/bin/chromium``
 that is a failure.
 
 The store is seeded through the application before the server starts: the
-demo compound, a need accepted ten days ago (so its response deadline has
-passed) that went through an owners' vote, a service list amended once,
-needs of two residents, a redo and household visits. Each role signs in with
+demo compound, two needs accepted and assigned ten days ago (so their
+response deadlines passed), one of which went through an owners' vote, a
+service list amended once, needs of two residents, a redo and household
+visits. Each role signs in with
 a token issued here (never printed, never in a URL).
 """
 
@@ -58,7 +59,9 @@ class Seeded:
 
     compound_id: str
     overdue_need: str = ""
-    overdue_title: str = "3号楼屋顶漏水"
+    overdue_title: str = "2号楼外墙渗水"
+    disputed_need: str = ""
+    disputed_title: str = "3号楼屋顶漏水"
     reported_need: str = ""
     reported_title: str = "东门路灯不亮"
     consultation: str = ""
@@ -125,30 +128,55 @@ def seed_store(settings: Any) -> Seeded:
         seeded = Seeded(compound_id=str(compound))
         now = datetime.now(UTC)
 
-        # A need reported and accepted ten days ago: its response deadline has passed.
+        # Two needs reported, accepted and assigned ten days ago: their response
+        # deadlines have passed. (Assigned then: an assignment made now would
+        # start the company's own limits now.) The second goes to an owners'
+        # vote below, and comes back with new limits.
         past = now - timedelta(days=10)
-        need = Need.register(
-            by=grid,
-            id=uuid4(),
-            compound_id=compound,
-            source="household_visit",
-            title=seeded.overdue_title,
-            description="3号楼顶层雨后漏水，物业与业委会对维修费用由谁承担有分歧。",
-            category="facilities",
-            household_id=homes[4],
-            now=past,
-        )
-        need.accept(
-            by=staff,
-            priority="urgent",
-            policy=app.deadline_policy,
-            now=past + timedelta(minutes=20),
-        )
-        app.save(need)
-        seeded.overdue_need = str(need.id)
-        app.assign_need(
-            staff, need.id, party_id=parties["property_company"], reason="屋面维修属物业服务范围"
-        )
+        late = []
+        for title, description, home, reason in (
+            (
+                seeded.overdue_title,
+                "2号楼东侧外墙雨后渗水，影响三户。",
+                homes[5],
+                "外墙维修属物业服务范围",
+            ),
+            (
+                seeded.disputed_title,
+                "3号楼顶层雨后漏水，物业与业委会对维修费用由谁承担有分歧。",
+                homes[4],
+                "屋面维修属物业服务范围",
+            ),
+        ):
+            need = Need.register(
+                by=grid,
+                id=uuid4(),
+                compound_id=compound,
+                source="household_visit",
+                title=title,
+                description=description,
+                category="facilities",
+                household_id=home,
+                now=past,
+            )
+            need.accept(
+                by=staff,
+                priority="urgent",
+                policy=app.deadline_policy,
+                now=past + timedelta(minutes=20),
+            )
+            need.assign(
+                by=staff,
+                party_id=parties["property_company"],
+                party_role="property_company",
+                reason=reason,
+                now=past + timedelta(minutes=40),
+            )
+            app.save(need)
+            late.append(need)
+        seeded.overdue_need = str(late[0].id)
+        seeded.disputed_need = str(late[1].id)
+        need = late[1]
 
         # A service list, amended once and confirmed by all three each time.
         items = [
@@ -178,7 +206,7 @@ def seed_store(settings: Any) -> Seeded:
         app.inspect_commitment_item(branch, cid, item_no=4, result="not_met", note="巡检记录缺失")
         seeded.commitment = str(cid)
 
-        # The overdue need goes to an owners' vote, which adopts a resolution.
+        # The disputed need goes to an owners' vote, which adopts a resolution.
         consultation = app.propose_consultation(
             branch,
             compound_id=compound,
@@ -256,7 +284,7 @@ def seed_store(settings: Any) -> Seeded:
         )
         app.acknowledge_need(property_staff, redo)
         app.resolve_need(property_staff, redo, outcome="已清洗水箱")
-        app.evaluate_need(staff, redo, evaluation="unsatisfied", comment="仍有异味")
+        app.evaluate_need(staff, redo, evaluation="unsatisfied", comment="仍有异味", obtained_by="phone")
         seeded.redo_need = str(redo)
 
         # A need handled and closed to the resident's satisfaction.
@@ -273,7 +301,7 @@ def seed_store(settings: Any) -> Seeded:
         app.assign_need(staff, done, party_id=parties["property_company"])
         app.acknowledge_need(property_staff, done)
         app.resolve_need(property_staff, done, outcome="已更换门禁读卡器")
-        app.evaluate_need(staff, done, evaluation="satisfied")
+        app.evaluate_need(staff, done, evaluation="satisfied", obtained_by="visit")
 
         # Household visits: most of building 1 this month, a few last month.
         for home in homes[:5]:

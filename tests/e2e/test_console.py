@@ -50,6 +50,22 @@ def test_staff_find_an_overdue_need_and_follow_it_to_its_consultation(
     page.wait_for_url(re.compile(rf"/console/needs/{seeded.overdue_need}$"))
     assert page.locator("#overdue-badge").is_visible()
     timeline = page.locator("#timeline")
+    for event in ("Need.Registered", "Need.Accepted", "Need.Assigned"):
+        assert timeline.locator(f"tr[data-event='{event}']").count() == 1, event
+    assigned = timeline.locator("tr[data-event='Need.Assigned']")
+    assert "e2e-staff" in assigned.inner_text()
+    assert "社区工作人员" in assigned.inner_text()
+    assert "外墙维修属物业服务范围" in assigned.inner_text()  # the reason
+    # People by their names: the ids stay in the machine-readable fields.
+    assert page.locator("#reporter").inner_text().startswith("e2e-grid-worker")
+    assert re.search(r"[0-9a-f]{8}-[0-9a-f]{4}", page.locator("#reporter").inner_text()) is None
+    screenshot(page, "04-case-timeline")
+
+    # The need that went to an owners' vote: its trail, then its consultation.
+    page.goto("/console/needs")
+    page.click(f"#needs-table a:text('{seeded.disputed_title}')")
+    page.wait_for_url(re.compile(rf"/console/needs/{seeded.disputed_need}$"))
+    timeline = page.locator("#timeline")
     for event in (
         "Need.Registered",
         "Need.Accepted",
@@ -59,14 +75,7 @@ def test_staff_find_an_overdue_need_and_follow_it_to_its_consultation(
         "Need.ReturnedFromConsultation",
     ):
         assert timeline.locator(f"tr[data-event='{event}']").count() >= 1, event
-    assigned = timeline.locator("tr[data-event='Need.Assigned']")
-    assert "e2e-staff" in assigned.inner_text()
-    assert "社区工作人员" in assigned.inner_text()
-    assert "屋面维修属物业服务范围" in assigned.inner_text()  # the reason
-    # People by their names: the ids stay in the machine-readable fields.
-    assert page.locator("#reporter").inner_text().startswith("e2e-grid-worker")
-    assert re.search(r"[0-9a-f]{8}-[0-9a-f]{4}", page.locator("#reporter").inner_text()) is None
-    screenshot(page, "04-case-timeline")
+    assert "屋面维修属物业服务范围" in timeline.locator("tr[data-event='Need.Assigned']").inner_text()
 
     page.click("#consultation-link")
     page.wait_for_url(re.compile(rf"/console/consultations/{seeded.consultation}$"))
@@ -99,17 +108,20 @@ def test_a_resident_cannot_see_another_residents_case(context: Any, server: Serv
     assert seeded.other_resident_title in listed
     assert seeded.resident_title not in listed
     assert seeded.overdue_title not in listed
+    assert seeded.disputed_title not in listed
     screenshot(page, "06-resident-needs")
 
     answer = page.goto(f"/console/needs/{seeded.resident_need}")
     assert answer is not None and answer.status == 404
-    assert page.locator("#error").inner_text() == "need not found"
+    assert page.locator("#error").inner_text().startswith("找不到该诉求，或您无权查看")
+    assert page.locator("#error-detail").text_content() == "need not found"  # folded away
     assert seeded.resident_title not in page.content()
     screenshot(page, "07-resident-other-case-404")
 
     answer = page.goto("/console/disputes")
     assert answer is not None and answer.status == 403
-    assert page.locator("#error").inner_text() == "role 'resident' may not audit read"
+    assert page.locator("#error").inner_text().startswith("您的角色（居民/业主）无权查看争议审计")
+    assert page.locator("#error-detail").text_content() == "role 'resident' may not audit read"
     # The resident's own case opens.
     answer = page.goto(f"/console/needs/{seeded.other_resident_need}")
     assert answer is not None and answer.status == 200
@@ -120,15 +132,15 @@ def test_supervisor_pages_disputes_commitments_figures_and_visits(
 ) -> None:
     seeded = server.seeded
     page = sign_in(context, seeded.tokens["supervisor"], then="/console/disputes")
-    row = page.locator(f"#disputes-table tr[data-need-id='{seeded.overdue_need}']")
+    row = page.locator(f"#disputes-table tr[data-need-id='{seeded.disputed_need}']")
     assert row.count() == 1
     assert "5/6" in row.inner_text()
     screenshot(page, "08-disputes")
     row.locator("a.consultation-link").click()
     page.wait_for_url(re.compile(rf"/console/consultations/{seeded.consultation}$"))
     page.goto("/console/disputes")
-    page.locator(f"#disputes-table tr[data-need-id='{seeded.overdue_need}'] a.case-link").click()
-    page.wait_for_url(re.compile(rf"/console/needs/{seeded.overdue_need}$"))
+    page.locator(f"#disputes-table tr[data-need-id='{seeded.disputed_need}'] a.case-link").click()
+    page.wait_for_url(re.compile(rf"/console/needs/{seeded.disputed_need}$"))
     assert page.locator("#commands").count() == 0  # a supervisor changes no case's state
 
     page.goto("/console/commitments")
@@ -138,11 +150,11 @@ def test_supervisor_pages_disputes_commitments_figures_and_visits(
     assert page.locator("#versions th.version").count() == 2
     assert page.locator("#versions td.changed").count() == 1
     assert page.locator("#versions td.added").count() == 1
-    assert page.locator("#fulfilment svg.chart").count() == 1
+    assert page.locator("#fulfilment svg.chart:visible").count() == 1
     screenshot(page, "10-commitment")
 
     page.goto("/console/figures")
-    assert page.locator("svg.chart").count() == 2
+    assert page.locator("svg.chart:visible").count() == 2
     assert page.locator("#per-month table tbody tr").count() >= 1
     assert "响应率" in page.locator("#per-month").inner_text()
     screenshot(page, "11-figures")
@@ -172,7 +184,8 @@ def test_staff_accept_from_the_case_page_and_a_stale_form_gets_the_apis_message(
     # The other tab still shows the form of version 1: refused as the API refuses it.
     stale.click("#form-accept button[type=submit]")
     stale.wait_for_selector("#error")
-    assert stale.locator("#error").inner_text() == (
+    assert "您打开页面时是第 1 版，现在是第 2 版" in stale.locator("#error").inner_text()
+    assert stale.locator("#error-detail").text_content() == (
         "the case is at version 2, not 1: reload and try again"
     )
     screenshot(stale, "14-case-stale-form")
