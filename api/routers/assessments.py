@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
+from api import responses as rs
 from api import schemas as s
 from api.deps import ServicesDep, requires
 from api.export import csv_response
@@ -65,7 +66,12 @@ def close_assessment(
     return s.Recorded(id=recorded.id, version=recorded.version, position=recorded.position)
 
 
-@router.get("", summary="the closed months")
+@router.get(
+    "",
+    response_model=rs.AssessmentList,
+    response_model_exclude_unset=True,
+    summary="the closed months",
+)
 def list_assessments(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("assessment.read"))],
@@ -80,7 +86,12 @@ def list_assessments(
     return {"items": rows}
 
 
-@router.get("/{assessment_id}", summary="one closed month, with its figures")
+@router.get(
+    "/{assessment_id}",
+    response_model=rs.Assessment,
+    response_model_exclude_unset=True,
+    summary="one closed month, with its figures",
+)
 def get_assessment(
     assessment_id: UUID,
     services: ServicesDep,

@@ -23,6 +23,7 @@ from application.access import need_scope
 from application.disputes import dispute_row
 from domain.actor import Actor
 
+from api import responses as rs
 from api.routing import Route
 from api.deps import ServicesDep, requires, wait_for_views
 from api.export import DISPUTE_ZH, Format, LangQuery, export_response
@@ -74,7 +75,12 @@ def dispute_rows(
         yield row
 
 
-@router.get("/audit/disputes")
+@router.get(
+    "/audit/disputes",
+    response_model=rs.DisputePage,
+    response_model_exclude_unset=True,
+    summary="needs that went through a consultation, a row per need and consultation",
+)
 def disputes(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("audit.read"))],

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from api.routing import Route
 from api import commitment_schemas as cs
+from api import responses as rs
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
@@ -333,7 +334,12 @@ def _all_rows(services: Services, compound_ids: list[str] | None, **filters: Any
             return
 
 
-@router.get("/commitments", summary="list service lists, oldest first")
+@router.get(
+    "/commitments",
+    response_model=rs.CommitmentPage,
+    response_model_exclude_unset=True,
+    summary="list service lists, oldest first",
+)
 def list_commitments(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("commitment.read"))],
@@ -375,6 +381,8 @@ def _fulfilment(services: Services, row: dict[str, Any], now: datetime) -> dict[
 # Declared before the routes with an id, so that "fulfilment" is never read as one.
 @router.get(
     "/commitments/fulfilment",
+    response_model=rs.ProviderFulfilment,
+    response_model_exclude_unset=True,
     summary="a provider's fulfilment (履约情况) across its lists",
 )
 def provider_fulfilment_figures(
@@ -391,7 +399,12 @@ def provider_fulfilment_figures(
     return provider_fulfilment(str(party_id), lists, now)
 
 
-@router.get("/commitments/{commitment_id}", summary="a service list's current state")
+@router.get(
+    "/commitments/{commitment_id}",
+    response_model=rs.Commitment,
+    response_model_exclude_unset=True,
+    summary="a service list's current state",
+)
 def get_commitment(
     commitment_id: UUID,
     services: ServicesDep,
@@ -404,6 +417,8 @@ def get_commitment(
 
 @router.get(
     "/commitments/{commitment_id}/history",
+    response_model=rs.CommitmentHistory,
+    response_model_exclude_unset=True,
     summary="the list's audit trail, every event in order",
 )
 def commitment_history(
@@ -427,6 +442,8 @@ def commitment_history(
 
 @router.get(
     "/commitments/{commitment_id}/versions/{list_version}",
+    response_model=rs.CommitmentVersion,
+    response_model_exclude_unset=True,
     summary="one version of the list, with its items, confirmations and opinions",
 )
 def commitment_version(
@@ -451,6 +468,8 @@ def commitment_version(
 
 @router.get(
     "/commitments/{commitment_id}/fulfilment",
+    response_model=rs.CommitmentFulfilment,
+    response_model_exclude_unset=True,
     summary="fulfilment per item (履约情况): inspections, needs and the rate",
 )
 def commitment_fulfilment(

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 import application.consultations  # noqa: F401 - registers the permissions used below
 from api.routing import Route
 from api import consultation_schemas as cs
+from api import responses as rs
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
@@ -317,7 +318,12 @@ def cancel_consultation(
 # ----- queries ----------------------------------------------------------------
 
 
-@router.get("/consultations", response_model=s.Page, summary="list consultations, oldest first")
+@router.get(
+    "/consultations",
+    response_model=rs.ConsultationPage,
+    response_model_exclude_unset=True,
+    summary="list consultations, oldest first",
+)
 def list_consultations(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("consultation.read"))],
@@ -351,7 +357,12 @@ def list_consultations(
     )
 
 
-@router.get("/consultations/{consultation_id}", summary="a consultation's current state")
+@router.get(
+    "/consultations/{consultation_id}",
+    response_model=rs.Consultation,
+    response_model_exclude_unset=True,
+    summary="a consultation's current state",
+)
 def get_consultation(
     consultation_id: UUID,
     services: ServicesDep,
@@ -366,6 +377,8 @@ def get_consultation(
 
 @router.get(
     "/consultations/{consultation_id}/history",
+    response_model=rs.ConsultationHistory,
+    response_model_exclude_unset=True,
     summary="the consultation's audit trail, every event in order",
 )
 def consultation_history(

@@ -15,6 +15,7 @@ from application.figures import coverage, grouped_figures, month_range
 from domain.actor import Actor
 from domain.errors import InvalidValue
 
+from api import responses as rs
 from api.routing import Route
 from api.deps import ServicesDep, requires, wait_for_views
 from api.routers.needs import After
@@ -23,7 +24,12 @@ from api.routers.visits import Month
 router = APIRouter(route_class=Route, tags=["audit"])
 
 
-@router.get("/stats")
+@router.get(
+    "/stats",
+    response_model=rs.Stats,
+    response_model_exclude_unset=True,
+    summary="the supervisors' figures per compound, party and month",
+)
 def stats(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("stats.read"))],

@@ -16,6 +16,7 @@ from domain.actor import Actor
 from domain.errors import InvalidValue, NotFound
 from domain.times import FIRST_YEAR, LAST_YEAR
 
+from api import responses as rs
 from api.routing import Route
 from api import schemas as s
 from api.schemas import MAX_POSITION
@@ -97,7 +98,12 @@ def record_visit(
     )
 
 
-@router.get("/visits")
+@router.get(
+    "/visits",
+    response_model=rs.VisitPage,
+    response_model_exclude_unset=True,
+    summary="household visits (入户摸排), oldest first",
+)
 def list_visits(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("visit.read"))],
@@ -123,7 +129,12 @@ def list_visits(
     return {"items": rows, "next_cursor": next_cursor}
 
 
-@router.get("/visits/coverage")
+@router.get(
+    "/visits/coverage",
+    response_model=rs.VisitCoverage,
+    response_model_exclude_unset=True,
+    summary="visit coverage per building and month",
+)
 def visit_coverage(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("visit.read"))],
