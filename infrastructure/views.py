@@ -405,6 +405,10 @@ class LinliViews:
 
     # ----- reading the views ----------------------------------------------
 
+    def doc_field(self, name: str) -> str:
+        """SQL for the text of a view document's top-level field ``name``."""
+        return f"json_extract(doc, '$.{name}')"
+
     def need(self, need_id: str) -> Row | None:
         with self.reading() as c:
             c.execute(self.sql("SELECT doc FROM {need_view} WHERE id = ?"), [need_id])
@@ -428,8 +432,13 @@ class LinliViews:
         reported_from: str | None = None,
         reported_to: str | None = None,
         disputed: bool | None = None,
+        keyword: str | None = None,
     ) -> tuple[list[Row], int | None]:
-        """A page of needs, newest first, and the cursor of the next page."""
+        """A page of needs, newest first, and the cursor of the next page.
+
+        ``keyword``: the title or the description contains it, ignoring case
+        (SQLite folds ASCII letters only; Chinese has no case), read from the
+        document; ``%``, ``_`` and ``\\`` in it match themselves."""
         where: list[str] = []
         params: list[Any] = []
 
@@ -473,6 +482,13 @@ class LinliViews:
             where.append(test if overdue else f"NOT {test}")
             now_text = utc_text(now)
             params.extend([*OPEN_WITH_DEADLINES, now_text, now_text])
+        if keyword:
+            escaped = keyword.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            title, description = self.doc_field("title"), self.doc_field("description")
+            where.append(
+                f"(LOWER({title}) LIKE ? ESCAPE '\\' OR LOWER({description}) LIKE ? ESCAPE '\\')"
+            )
+            params.extend([f"%{escaped}%"] * 2)
         if cursor is not None:
             where.append("registered_position < ?")
             params.append(cursor)
@@ -926,6 +942,9 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
 
     def _originator_ids(self, ids: Sequence[str]) -> list[Any]:
         return [UUID(i) for i in ids]
+
+    def doc_field(self, name: str) -> str:
+        return f"(doc::json ->> '{name}')"
 
     def rename_index(self, c: Any, table: str, old: str, new: str) -> None:
         schema = self.datastore.schema

@@ -16,6 +16,7 @@ from api.console.common import (
     compounds,
     console_session,
     id_in_path,
+    listing,
     page,
     page_router,
     parties,
@@ -47,7 +48,7 @@ def commitments_page(
     known = parties(console)
     return console.render(
         "commitments.html",
-        rows=listed.items,
+        rows=listing(listed)[0],
         compounds=compounds(console),
         compound_id=str(chosen) if chosen else "",
         party_name=lambda pid: party_name(known, pid),

@@ -66,6 +66,7 @@ CSP = (
 # The console's sections, and the action a role needs to see each.
 SECTIONS = (
     ("needs", "/console/needs", "need.read"),
+    ("consultations", "/console/consultations", "consultation.read"),
     ("disputes", "/console/disputes", "audit.read"),
     ("commitments", "/console/commitments", "commitment.read"),
     ("figures", "/console/figures", "stats.read"),
@@ -367,12 +368,14 @@ def command(
     name: str,
     back: Callable[[dict[str, Any]], str],
     again: Callable[[Console, dict[str, Any], Problem, dict[str, str]], Response],
+    then: Callable[[Any], str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     """A command posted from a page: CSRF-checked, then the API router's own
     function (the handler, which returns the API's ``Recorded``); afterwards
     back to the page at ``back(kwargs)``, which waits for the views to show the
     change and says it was ``name``. A refusal shows ``again``: the page with
-    the problem and the form as it was sent."""
+    the problem and the form as it was sent. With ``then``, afterwards to the
+    page at ``then(recorded)`` instead (e.g. the case a registration made)."""
 
     def decorate(handler: Callable[..., Any]) -> Callable[..., Response]:
         @functools.wraps(handler)
@@ -390,8 +393,9 @@ def command(
                 if console.denied:
                     raise console.denied
                 recorded = handler(*args, **kwargs)
+                target = then(recorded) if then is not None else path
                 return console.redirect(
-                    console.url(path, [("after", recorded.position), ("done", name)])
+                    console.url(target, [("after", recorded.position), ("done", name)])
                 )
 
             return respond(
@@ -487,6 +491,13 @@ def version(form: dict[str, str]) -> int | None:
 # ----- shared look-ups ----------------------------------------------------------------
 
 
+def listing(result: Any) -> tuple[list[dict[str, Any]], int | None]:
+    """A list route's answer (``s.Page`` or its dict) as its items and next cursor."""
+    if isinstance(result, dict):
+        return result["items"], result.get("next_cursor")
+    return result.items, result.next_cursor
+
+
 def compounds(console: Console) -> list[dict[str, Any]]:
     return compounds_api.list_compounds(console.services, console.actor, after=None)["items"]  # type: ignore[arg-type]
 
@@ -496,6 +507,38 @@ def parties(console: Console) -> dict[str, dict[str, Any]]:
         console.services, console.actor, compound_id=None, after=None
     )  # type: ignore[arg-type]
     return {p["id"]: p for p in listed["items"]}
+
+
+@dataclass(frozen=True)
+class Places:
+    """Buildings and households by id, as people name them (``1号楼``, ``1号楼 302``)."""
+
+    buildings: dict[str, str]
+    households: dict[str, str]
+    building_of: dict[str, str]  # household id -> its building's id
+
+    def building(self, building_id: str | None, household_id: str | None = None) -> str:
+        if not building_id and household_id:
+            building_id = self.building_of.get(household_id)
+        return self.buildings.get(building_id or "", "—")
+
+    def household(self, household_id: str | None) -> str:
+        return self.households.get(household_id or "", "—")
+
+
+def places(known: list[dict[str, Any]]) -> Places:
+    """The buildings and households of ``known`` compounds (``compounds(console)``)."""
+    buildings: dict[str, str] = {}
+    households: dict[str, str] = {}
+    building_of: dict[str, str] = {}
+    for compound in known:
+        for building in compound.get("buildings", ()):
+            buildings[building["id"]] = building["name"]
+        for household in compound.get("households", ()):
+            building_name = buildings.get(household["building_id"], "")
+            households[household["id"]] = f"{building_name} {household['number']}".strip()
+            building_of[household["id"]] = household["building_id"]
+    return Places(buildings, households, building_of)
 
 
 def party_name(known: dict[str, dict[str, Any]], party_id: str | None) -> str:

@@ -1,4 +1,5 @@
-"""A consultation: its vote, resolution, action items and trail."""
+"""Consultations (协商议事): the list, and a consultation with its vote,
+resolution, action items and trail."""
 
 from __future__ import annotations
 
@@ -8,21 +9,67 @@ from uuid import UUID
 from fastapi import Depends
 from fastapi.responses import Response
 
+from api.console import common
 from api.console.common import (
     Console,
+    Cursor,
+    Query,
     after,
+    compounds,
     console_session,
     id_in_path,
+    listing,
     page,
     page_router,
     parties,
     party_name,
+    query,
 )
 from api.routers import consultations as consultations_api
 from api.routers import needs as needs_api
+from domain.consultation import ConsultationStatus
 from domain.errors import NotFound
 
 router = page_router()
+
+
+class ConsultationFilters(Query):
+    compound_id: UUID | None = None
+    status: list[consultations_api.StatusCode] | None = None  # type: ignore[valid-type]
+    cursor: Cursor | None = None
+
+
+@router.get("/consultations")
+@page
+def consultations_page(
+    console: Annotated[Console, Depends(console_session("consultation.read"))],
+) -> Response:
+    filters: ConsultationFilters = query(console.request, ConsultationFilters, lists=("status",))
+    listed = consultations_api.list_consultations(
+        console.services,
+        console.actor,  # type: ignore[arg-type]
+        compound_id=filters.compound_id,
+        status=filters.status,
+        cursor=filters.cursor,
+        limit=common.PAGE_SIZE,
+        after=None,
+        format="json",
+    )
+    rows, next_cursor = listing(listed)
+    known = compounds(console)
+    base = [("compound_id", filters.compound_id), *[("status", v) for v in filters.status or []]]
+    return console.render(
+        "consultations.html",
+        filters=filters,
+        rows=rows,
+        compounds=known,
+        compound_names={c["id"]: c["name"] for c in known},
+        statuses=[status.value for status in ConsultationStatus],
+        next_url=console.url("/console/consultations", [*base, ("cursor", next_cursor)])
+        if next_cursor is not None
+        else None,
+        first_url=console.url("/console/consultations", base) if filters.cursor is not None else None,
+    )
 
 
 @router.get("/consultations/{consultation_id}")

@@ -1,5 +1,6 @@
-"""Needs: the list (with its CSV), the case page (with its trail's CSV) and
-the commands taken from the case page."""
+"""Needs: the list (with its CSV and keyword search), the form to register a
+need, the case page (with its trail's CSV) and the commands taken from the
+case page (among them a supervisor's supervision notice, 督办)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends
+from pydantic import Field
 from fastapi.responses import Response
 
 from api import schemas as s
@@ -22,10 +24,12 @@ from api.console.common import (
     compounds,
     console_session,
     id_in_path,
+    listing,
     page,
     page_router,
     parties,
     party_name,
+    places,
     query,
     version,
 )
@@ -36,11 +40,23 @@ from api.routers import needs as needs_api
 from domain import need as need_rules
 from domain.actor import PARTY_ROLES, Actor, Role
 from domain.errors import NotFound
-from domain.need import CATEGORIES, EVALUATIONS, PRIORITIES, NeedStatus
+from domain.need import CATEGORIES, EVALUATIONS, PRIORITIES, SOURCES, NeedStatus
 
 router = page_router()
 
-NEED_COMMANDS = ("accept", "assign", "acknowledge", "resolve", "evaluate")
+NEED_COMMANDS = ("accept", "assign", "acknowledge", "resolve", "evaluate", "supervise")
+REGISTER_FIELDS = (
+    "compound_id",
+    "source",
+    "category",
+    "title",
+    "description",
+    "building_id",
+    "household_id",
+    "location",
+)
+# A keyword for the list: as the API takes it (``GET /needs?q=``).
+Keyword = Annotated[str, Field(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
 EVALUATE_FIELDS = ("evaluation", "comment", "resolved", "obtained_by")
 # How an evaluation recorded for the reporter was obtained.
 OBTAINED_BY: tuple[str, ...] = tuple(need_rules.OBTAINED_BY)
@@ -60,6 +76,7 @@ class NeedFilters(Query):
     category: list[s.Category] | None = None  # type: ignore[valid-type]
     party_id: UUID | None = None
     overdue: bool | None = None
+    q: Keyword | None = None
     cursor: Cursor | None = None
 
 
@@ -76,6 +93,9 @@ def _list_needs(console: Console, filters: NeedFilters, *, csv: bool) -> Any:
         category=filters.category,
         party_id=filters.party_id,
         overdue=filters.overdue,
+        reported_from=None,
+        reported_to=None,
+        q=filters.q,
         cursor=None if csv else filters.cursor,
         limit=common.PAGE_SIZE,
         after=None,
@@ -90,6 +110,7 @@ def _filter_params(filters: NeedFilters) -> list[tuple[str, Any]]:
     params += [("party_id", filters.party_id)]
     if filters.overdue is not None:
         params.append(("overdue", "true" if filters.overdue else "false"))
+    params.append(("q", filters.q))
     return params
 
 
@@ -97,18 +118,20 @@ def _filter_params(filters: NeedFilters) -> list[tuple[str, Any]]:
 @page
 def needs_page(console: Annotated[Console, Depends(console_session("need.read"))]) -> Response:
     filters = _filters(console)
-    result = _list_needs(console, filters, csv=False)
+    needs, next_cursor = listing(_list_needs(console, filters, csv=False))
     base = _filter_params(filters)
+    known = compounds(console)
     return console.render(
         "needs.html",
+        places=places(known),
         filters=filters,
-        needs=result.items,
-        next_url=console.url("/console/needs", [*base, ("cursor", result.next_cursor)])
-        if result.next_cursor is not None
+        needs=needs,
+        next_url=console.url("/console/needs", [*base, ("cursor", next_cursor)])
+        if next_cursor is not None
         else None,
         first_url=console.url("/console/needs", base) if filters.cursor is not None else None,
         csv_url=console.url("/console/needs.csv", base),
-        compounds=compounds(console),
+        compounds=known,
         parties=parties(console),
         statuses=[status.value for status in NeedStatus],
         categories=CATEGORIES,
@@ -119,6 +142,64 @@ def needs_page(console: Annotated[Console, Depends(console_session("need.read"))
 @page
 def needs_csv(console: Annotated[Console, Depends(console_session("need.read"))]) -> Response:
     return console.finish(_list_needs(console, _filters(console), csv=True))
+
+
+# ----- registering a need (a hotline referral, 12345 转办, ...) ----------------------------
+
+
+def register_page(
+    console: Console, *, problem: Problem | None = None, form: dict[str, str] | None = None
+) -> Response:
+    """The form to register a need, with ``problem`` the refusal and the form as sent."""
+    console.page_path = "/console/needs/new"
+    known = compounds(console)
+    if form is None and len(known) == 1:  # a fresh form: the only compound, chosen
+        form = {"compound_id": known[0]["id"]}
+    return console.render(
+        "register.html",
+        status=problem.status if problem else 200,
+        compounds=known,
+        places=places(known),
+        sources=SOURCES,
+        categories=CATEGORIES,
+        problem=problem,
+        form=form or {},
+    )
+
+
+@router.get("/needs/new")
+@page
+def register_form(
+    console: Annotated[Console, Depends(console_session("need.register"))],
+) -> Response:
+    return register_page(console)
+
+
+def _register_again(
+    console: Console, kwargs: dict[str, Any], problem: Problem, form: dict[str, str]
+) -> Response:
+    return register_page(console, problem=problem, form=form)
+
+
+@router.post("/needs")
+@command(
+    "register",
+    lambda kwargs: "/console/needs/new",
+    _register_again,
+    then=lambda recorded: f"/console/needs/{recorded.id}",
+)
+def register(
+    console: Annotated[Console, Depends(console_session("need.register"))],
+    form: Form,
+) -> s.Recorded:
+    return needs_api.register_need(
+        body=body(s.NeedRegister, form, REGISTER_FIELDS),
+        services=console.services,
+        actor=console.actor,  # type: ignore[arg-type]
+    )
+
+
+# ----- a need's case page ------------------------------------------------------------------
 
 
 def need_page(
@@ -167,7 +248,7 @@ def need_page(
     }
     citable: list[dict[str, Any]] = []
     if "assign" in commands and console.may("commitment.read"):
-        citable = commitments_api.list_commitments(
+        in_effect = commitments_api.list_commitments(
             services,
             actor,
             compound_id=UUID(need["compound_id"]),
@@ -177,12 +258,14 @@ def need_page(
             limit=200,
             after=None,
             format="json",
-        ).items
+        )
+        citable, _ = listing(in_effect)
     return console.render(
         "need.html",
         status=problem.status if problem else 200,
         need=need,
         reporter=services.people.names([need["reporter_id"]]).get(need["reporter_id"]),
+        place=places([c for c in compounds(console) if c["id"] == need["compound_id"]]),
         events=events,
         parties=known,
         party_name=lambda pid: party_name(known, pid),
@@ -195,7 +278,7 @@ def need_page(
         categories=CATEGORIES,
         evaluations=EVALUATIONS,
         obtaining=OBTAINED_BY if _for_the_reporter(actor, need) else (),
-        done=done if done in NEED_COMMANDS else None,
+        done=done if done in (*NEED_COMMANDS, "register") else None,
         problem=problem,
         form=form or {},
     )
@@ -326,6 +409,22 @@ def evaluate(
     return needs_api.evaluate_need(
         need_id=id_in_path("need_id", need_id),
         body=body(s.NeedEvaluate, form, EVALUATE_FIELDS),
+        services=console.services,
+        actor=console.actor,  # type: ignore[arg-type]
+        version=version(form),
+    )
+
+
+@router.post("/needs/{need_id}/supervise")
+@need_command("supervise")
+def supervise(
+    need_id: str,
+    console: Annotated[Console, Depends(console_session("need.supervise"))],
+    form: Form,
+) -> s.Recorded:
+    return needs_api.supervise_need(
+        need_id=id_in_path("need_id", need_id),
+        body=body(s.NeedSupervise, form, ("text",)),
         services=console.services,
         actor=console.actor,  # type: ignore[arg-type]
         version=version(form),

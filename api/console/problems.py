@@ -101,6 +101,7 @@ FIELDS = {
     "resolved": "是否已解决",
     "token": "访问令牌",
     "keyword": "关键词",
+    "q": "关键词",
 }
 
 # Commands, as the trail and the case page name them.
@@ -396,6 +397,8 @@ def _pydantic_text(error: dict[str, object], zone: str) -> str:
     if kind == "string_pattern_mismatch":
         if code.startswith("month"):
             return f"「{f}」应为“年-月”，例如 2026-05。"
+        if code == "q":
+            return f"「{f}」不能含换行、制表符等看不见的控制字符。"
         return f"「{f}」的格式不对。"
     if kind == "value_error":
         return _value_text(code, str(error.get("msg", "")), zone)

@@ -12,10 +12,11 @@ share (the request object, the session, templates, CSRF, running a command
 and showing its error) is in ``api.console.common``:
 
 - ``session``: sign-in, sign-out and the static files
-- ``home``: the home page, and the 404 page for any other address
-- ``needs``: the needs list, the case page and its commands
+- ``home``: the home page (each role's to-do counts), and the 404 page for any other address
+- ``needs``: the needs list (keyword search), registering a need, the case page and its
+  commands (a supervisor's supervision notice among them)
 - ``disputes``: needs that went through a consultation
-- ``consultations``: a consultation
+- ``consultations``: the list of consultations, and a consultation
 - ``commitments``: service lists
 - ``figures``: the rates, per month and per party
 - ``visits``: household-visit coverage

@@ -167,7 +167,10 @@ TEXT: dict[str, dict[str, str]] = {
         "month_from": "起始月份",
         "month_to": "截止月份",
         "unassigned": "未派单",
-        "figures_note": "诉求按受理月份（本地时间）和当前责任方归类；比率 = 分子 / 分母。",
+        "figures_note": (
+            "诉求按受理月份（本地时间）归类；每个责任主体只按它自己承办的那一段（派单、改派、重办起算）考核；"
+            "办结率看是否办结，解决率看回访时居民是否认为已解决；比率 = 分子 / 分母。"
+        ),
         "coverage": "走访覆盖率",
         "building": "楼栋",
         "households": "户数",
@@ -191,6 +194,31 @@ TEXT: dict[str, dict[str, str]] = {
         "status_412": "内容已被更新",
         "status_422": "填写有误",
         "status_503": "暂时不可用",
+        "consultations": "协商议事",
+        "register_need": "登记诉求",
+        "register": "登记诉求",
+        "register_hint": "例如 12345 热线转办的工单：按工单填写来源、类别、标题和描述；知道楼栋、住户的，一并选择。",
+        "title_hint": "一句话说明问题，例如：3号楼电梯困人",
+        "description_hint": "发生了什么、在哪里、持续多久；热线转办的请注明工单号。",
+        "location_hint": "例如：东门岗亭旁",
+        "household": "住户",
+        "unknown_or_none": "不详或不涉及",
+        "cancel": "取消",
+        "keyword": "关键词",
+        "keyword_hint": "标题或描述中的文字",
+        "supervise": "督办",
+        "supervise_hint": "督办意见记入办理轨迹，提醒责任方抓紧办理；不改变诉求的状态。",
+        "supervise_text": "督办内容",
+        "proposed_at": "提议时间",
+        "no_consultations": "没有符合条件的协商议事。",
+        "todos": "我的待办",
+        "todo_reported": "待受理",
+        "todo_accepted": "待派单",
+        "todo_assigned": "待响应",
+        "todo_in_progress": "办理中（待办结）",
+        "todo_overdue": "超时",
+        "todo_resolved": "待评价",
+        "todo_proposed": "待召集的议事",
     },
     "en": {
         "app_name": "Linli · Compound governance console",
@@ -355,8 +383,10 @@ TEXT: dict[str, dict[str, str]] = {
         "month_to": "To month",
         "unassigned": "unassigned",
         "figures_note": (
-            "A need counts in the month (local time) it was accepted and for the party it is "
-            "assigned to now; each rate is numerator / denominator."
+            "A need counts in the month (local time) it was accepted; each party is judged only on "
+            "its own episodes (from each assignment, reassignment or redo); resolution rate is "
+            "whether it was resolved, confirmed resolved what the resident said at follow-up; "
+            "each rate is numerator / denominator."
         ),
         "coverage": "Visit coverage",
         "building": "Building",
@@ -381,5 +411,36 @@ TEXT: dict[str, dict[str, str]] = {
         "status_412": "Changed meanwhile",
         "status_422": "Please check your input",
         "status_503": "Unavailable for a moment",
+        "consultations": "Consultations",
+        "register_need": "Register a need",
+        "register": "Registration",
+        "register_hint": (
+            "E.g. a 12345 hotline referral: take the source, category, title and description "
+            "from the referral; choose the building and household when known."
+        ),
+        "title_hint": "The problem in a few words, e.g. lift stuck in building 3",
+        "description_hint": "What happened, where, since when; for a hotline referral, its number.",
+        "location_hint": "e.g. by the east gate",
+        "household": "Household",
+        "unknown_or_none": "unknown or none",
+        "cancel": "Cancel",
+        "keyword": "Keyword",
+        "keyword_hint": "words in the title or description",
+        "supervise": "Supervision notice",
+        "supervise_hint": (
+            "The notice goes into the trail and reminds the party to act; "
+            "the need's status does not change."
+        ),
+        "supervise_text": "Notice",
+        "proposed_at": "Proposed",
+        "no_consultations": "No consultations match.",
+        "todos": "To do",
+        "todo_reported": "To accept",
+        "todo_accepted": "To assign",
+        "todo_assigned": "To acknowledge",
+        "todo_in_progress": "In progress (to resolve)",
+        "todo_overdue": "Overdue",
+        "todo_resolved": "Awaiting evaluation",
+        "todo_proposed": "Consultations to convene",
     },
 }

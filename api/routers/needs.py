@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query
 
 from api.routing import Route
+from api import responses as rs
 from api import schemas as s
 from api.schemas import MAX_POSITION
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
@@ -302,6 +303,17 @@ ReportedFrom = Annotated[
 ReportedTo = Annotated[
     date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description=f"last day, inclusive; {_DAYS}")
 ]
+# A keyword searched for in needs' titles and descriptions.
+Keyword = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="keyword: needs whose title or description contains it, ignoring case "
+        "(a substring; % and _ match themselves; leading and trailing spaces ignored); "
+        "at most 100 characters, no control characters",
+    ),
+]
 
 
 def _day_start(day: date | None, services: Services) -> str | None:
@@ -317,7 +329,9 @@ def _day_start(day: date | None, services: Services) -> str | None:
     return utc_text(datetime.combine(day, time.min, zone))
 
 
-@router.get("", response_model=s.Page, summary="list needs, newest first")
+@router.get(
+    "", response_model=rs.NeedPage, response_model_exclude_unset=True, summary="list needs, newest first"
+)
 def list_needs(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("need.read"))],
@@ -329,6 +343,7 @@ def list_needs(
     overdue: bool | None = None,
     reported_from: ReportedFrom = None,
     reported_to: ReportedTo = None,
+    q: Keyword = None,
     cursor: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: After = None,
@@ -364,6 +379,7 @@ def list_needs(
         "overdue": overdue,
         "reported_from": _day_start(reported_from, services),
         "reported_to": _day_start(reported_to and reported_to + timedelta(days=1), services),
+        "keyword": q.strip() if q and q.strip() else None,
     }
     if format == "csv":
         rows = (need_for_reading(r, now) for r in services.views.iter_needs(**filters))
@@ -374,7 +390,12 @@ def list_needs(
     return s.Page(items=[need_for_reading(r, now) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{need_id}", summary="a need's current state")
+@router.get(
+    "/{need_id}",
+    response_model=rs.Need,
+    response_model_exclude_unset=True,
+    summary="a need's current state",
+)
 def get_need(
     need_id: UUID,
     services: ServicesDep,
@@ -385,7 +406,12 @@ def get_need(
     return need_for_reading(visible_need(services, actor, need_id), datetime.now(UTC))
 
 
-@router.get("/{need_id}/history", summary="the need's audit trail, every event in order")
+@router.get(
+    "/{need_id}/history",
+    response_model=rs.NeedHistory,
+    response_model_exclude_unset=True,
+    summary="the need's audit trail, every event in order",
+)
 def need_history(
     need_id: UUID,
     services: ServicesDep,

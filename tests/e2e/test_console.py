@@ -213,3 +213,66 @@ def test_no_token_reaches_the_server_log(browser: Any, server: Server) -> None:
     assert "/console/" in logged  # the requests were logged ...
     for token in server.seeded.tokens.values():
         assert token not in logged  # ... but never a token
+
+
+def test_staff_register_a_hotline_referral_find_it_by_keyword_and_a_supervisor_supervises_it(
+    context: Any, server: Server
+) -> None:
+    seeded = server.seeded
+    page = sign_in(context, seeded.tokens["staff"])
+    reported_before = int(page.locator("#todo-reported .count").inner_text())
+    page.click("#register-need")
+    page.wait_for_selector("#form-register")
+    # Sent without a title: the browser refuses it before anything is sent.
+    page.select_option("#form-register select[name=source]", "hotline")
+    page.fill("#form-register textarea[name=description]", "12345 工单 0427：2号楼地下车库积水")
+    before = page.url
+    page.click("#form-register button[type=submit]")
+    assert page.url == before
+    title = page.locator("#form-register input[name=title]")
+    assert title.evaluate("el => el.validity.valueMissing") is True
+    title.fill("地下车库积水")
+    page.select_option("#form-register select[name=category]", "facilities")
+    page.click("#form-register button[type=submit]")
+    page.wait_for_selector("#done")
+    assert "已记录：登记诉求" in page.locator("#done").inner_text()
+    assert page.locator("#need-title").inner_text().startswith("地下车库积水")
+    assert page.locator("#need-status").inner_text() == "已登记"
+    case_path = "/console/" + page.url.split("/console/", 1)[1].split("?")[0]
+    screenshot(page, "21-registered")
+
+    page.goto("/console")
+    page.wait_for_selector("#todo-reported")
+    assert int(page.locator("#todo-reported .count").inner_text()) == reported_before + 1
+    page.click("#todo-reported")
+    page.wait_for_url(re.compile(r"status=reported"))
+    assert page.locator("#needs-table tr.need", has_text="地下车库积水").count() == 1
+
+    page.fill("#need-filters input[name=q]", "车库")
+    page.click("#apply-filters")
+    page.wait_for_url(re.compile(r"q=%E8%BD%A6%E5%BA%93"))
+    rows = page.locator("#needs-table tr.need")
+    assert rows.count() == 1 and "地下车库积水" in rows.first.inner_text()
+    screenshot(page, "22-needs-search")
+
+    other = context.browser.new_context(base_url=server.base_url, locale="zh-CN")
+    supervisor = sign_in(other, seeded.tokens["supervisor"], then=case_path)
+    supervisor.fill("#form-supervise textarea[name=text]", "请今日内派单处理")
+    supervisor.click("#form-supervise button[type=submit]")
+    supervisor.wait_for_selector("#done")
+    assert "督办" in supervisor.locator("#done").inner_text()
+    assert "请今日内派单处理" in supervisor.locator("#timeline").inner_text()
+    assert supervisor.locator("#need-status").inner_text() == "已登记"
+    screenshot(supervisor, "23-supervised")
+    other.close()
+
+
+def test_the_list_of_consultations_links_to_each(context: Any, server: Server) -> None:
+    page = sign_in(context, server.seeded.tokens["staff"], then="/console/consultations")
+    assert page.locator("nav a.here").inner_text() == "协商议事"
+    row = page.locator("#consultations-table tr.consultation", has_text=server.seeded.consultation_topic)
+    assert row.count() == 1
+    row.locator("a.consultation-link").click()
+    page.wait_for_selector("#consultation-topic")
+    assert server.seeded.consultation_topic in page.locator("#consultation-topic").inner_text()
+    screenshot(page, "24-consultations")

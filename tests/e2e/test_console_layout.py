@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -74,6 +74,9 @@ def pages(server: Server) -> list[tuple[str, str]]:
         ("11-figures", "/console/figures"),
         ("12-visits", "/console/visits"),
         ("13-not-found", "/console/nowhere"),
+        ("15-register", "/console/needs/new"),
+        ("16-consultations", "/console/consultations"),
+        ("17-needs-search", "/console/needs?" + urlencode({"q": "漏水"})),
     ]
 
 
@@ -124,6 +127,31 @@ def test_no_console_page_is_wider_than_the_window(sized: Any, server: Server) ->
     page.click("#problem details summary")
     wider["case-refused"] = sideways(page, width)
     screenshot(page, f"layout-{width}-14-case-refused")
+
+    # A registration refused by the server (the browser's own check taken off):
+    # the message, the form again with the field marked.
+    page.goto("/console/needs/new")
+    page.select_option("#form-register select[name=source]", "hotline")
+    page.fill("#form-register textarea[name=description]", "12345 工单：东门路灯不亮")
+    page.evaluate("document.querySelector('#form-register input[name=title]').required = false")
+    page.click("#form-register button[type=submit]")
+    page.wait_for_selector("#error")
+    assert page.locator("#form-register input[name=title][aria-invalid=true]").count() == 1
+    wider["register-refused"] = sideways(page, width)
+    screenshot(page, f"layout-{width}-18-register-refused")
+
+    # A supervisor's case page, with the supervision notice's form.
+    page.click("#sign-out")
+    page.wait_for_url("**/console/sign-in")
+    page.goto("/console/sign-in?next=" + quote(f"/console/needs/{server.seeded.overdue_need}"))
+    page.fill("#token", server.seeded.tokens["supervisor"])
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_selector("#form-supervise")
+    wider["case-supervisor"] = sideways(page, width)
+    screenshot(page, f"layout-{width}-19-case-supervisor")
+    page.goto("/console")
+    wider["home-supervisor"] = sideways(page, width)
+    screenshot(page, f"layout-{width}-20-home-supervisor")
 
     assert {name: found for name, found in wider.items() if found} == {}
 
