@@ -14,7 +14,15 @@ from fastapi.routing import APIRoute
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from api.deps import BEARER_SCHEME, IF_MATCH, depends_on, expected_version, public, route_action
+from api.deps import (
+    BEARER_SCHEME,
+    IF_MATCH,
+    depends_on,
+    expected_version,
+    public,
+    route_action,
+    views_reached,
+)
 from api import idempotency
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
@@ -48,7 +56,14 @@ ERROR_ANSWERS: dict[int | str, dict[str, Any]] = {
     409: {"model": Detail, "description": "not allowed in the current state"},
     412: {"model": Detail, "description": "If-Match named a stale version"},
     413: {"model": Detail, "description": "the request body is over 1 MB"},
-    503: {"model": Detail, "description": "database unavailable or views behind; see Retry-After"},
+    429: {
+        "model": Detail,
+        "description": "too many requests of this credential waiting for ?after=; see Retry-After",
+    },
+    503: {
+        "model": Detail,
+        "description": "database unavailable, views behind, or ?after= beyond the log; see Retry-After",
+    },
 }
 
 
@@ -231,13 +246,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # FastAPI tries the routers in this order, each one's routes in turn, for
     # every request: the busiest go first. Each router before the one that
     # serves a request costs it about as much as a dependency solved.
-    app.include_router(needs.router)
-    app.include_router(consultations.router)
-    app.include_router(commitments.router)
-    app.include_router(compounds.router)
-    app.include_router(visits.router)
-    app.include_router(stats.router)
-    app.include_router(audit.router)
+    # The routers whose reads take ``?after=N`` wait for the views on the event
+    # loop, before their (threaded) endpoint runs (``api.deps.views_reached``).
+    waiting = [Depends(views_reached)]
+    app.include_router(needs.router, dependencies=waiting)
+    app.include_router(consultations.router, dependencies=waiting)
+    app.include_router(commitments.router, dependencies=waiting)
+    app.include_router(compounds.router, dependencies=waiting)
+    app.include_router(visits.router, dependencies=waiting)
+    app.include_router(stats.router, dependencies=waiting)
+    app.include_router(audit.router, dependencies=waiting)
     app.include_router(assessments.router)
     app.include_router(health.router)
     app.include_router(docs_router(app))

@@ -23,9 +23,75 @@ from rich.table import Table
 from domain.actor import PARTY_ROLES, ROLE_LABELS_ZH, Actor, Role
 from domain.errors import DomainError, InvalidValue
 from infrastructure.settings import Settings
-from infrastructure.store import Services, build_services
+from infrastructure.store import DatabaseUnreachable, Services, check_database, where
+from infrastructure.store import build_services as _build_services
 
 console = Console(soft_wrap=True)  # one message a line, however long
+errors = Console(soft_wrap=True, stderr=True)
+
+# Settings whose values a refusal never repeats.
+SECRET_SETTINGS = frozenset({"postgres_password"})
+
+
+class ConfigurationError(Exception):
+    """A setting or the database it names cannot be used: one line says which and why."""
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, or ``ConfigurationError`` naming each
+    ``LINLI_`` variable that breaks a rule, and the rule."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [_problem(e) for e in error.errors(include_url=False)]
+        raise ConfigurationError("; ".join(problems)) from None
+    except SettingsError as error:  # a value that is not the JSON a dict or list setting takes
+        field = str(error).split('"')[1] if '"' in str(error) else ""
+        name = f"LINLI_{field.upper()}" if field else "a LINLI_ setting"
+        raise ConfigurationError(f"{name}: not valid JSON (e.g. {_example(field)})") from None
+
+
+def _problem(error: Any) -> str:
+    field = str(error["loc"][0]) if error.get("loc") else ""
+    name = f"LINLI_{field.upper()}"
+    rule = str(error.get("msg", "invalid"))
+    rule = rule.removeprefix("Value error, ").replace("Input should be", "must be")
+    value = os.environ.get(name)
+    if value is None:
+        value = next((v for k, v in os.environ.items() if k.upper() == name), None)
+    shown = "" if value is None or field in SECRET_SETTINGS else f"={value[:80]}"
+    return f"{name}{shown}: {rule}"
+
+
+def _example(field: str) -> str:
+    if field.endswith("_limits"):
+        return '{"urgent": "2h", "normal": "1wd", "low": "3wd"}'
+    return "a JSON value"
+
+
+def build_services(settings: Settings) -> Services:
+    """The services for ``settings``, or ``ConfigurationError`` saying which
+    database cannot be used, where it is, and why."""
+    from eventsourcing.persistence import PersistenceError
+
+    check_database(settings)
+    try:
+        return _build_services(settings)
+    except DatabaseUnreachable:
+        raise
+    except (PersistenceError, OSError) as error:
+        text = " ".join(str(error).split())[:300]
+        raise DatabaseUnreachable(f"{where(settings)}: {type(error).__name__}: {text}") from None
+    except Exception as error:
+        import psycopg
+
+        if isinstance(error, psycopg.Error):
+            text = " ".join(str(error).split())[:300]
+            raise DatabaseUnreachable(f"{where(settings)}: {text}") from None
+        raise
 
 DEMO_ISSUER = "demo"
 
@@ -121,7 +187,16 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
+    try:
+        return _run(args)
+    except (ConfigurationError, DatabaseUnreachable) as error:
+        # One line, no traceback: what an operator needs to fix the setting.
+        errors.print(f"linli: {escape(str(error))}", highlight=False, markup=True)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings()
     if args.command == "serve":
         return _serve(settings, args)
     services = build_services(settings)
@@ -164,8 +239,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.host:
         settings = settings.model_copy(update={"host": args.host})
-    if args.port:
+    if args.port is not None:
+        if not 1 <= args.port <= 65535:
+            raise ConfigurationError(f"--port={args.port}: must be from 1 to 65535")
         settings = settings.model_copy(update={"port": args.port})
+    if args.workers < 1:
+        raise ConfigurationError(f"--workers={args.workers}: must be at least 1")
+    # The database first: a wrong one is one line here, not a traceback from
+    # the server's start-up.
+    check_database(settings)
     if args.demo:
         services = build_services(settings)
         try:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
+import threading
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import TypeAdapter
 
 from api.errors import ViewsBehind
+from api.schemas import MAX_POSITION
 from application.access import PERMISSIONS
 from domain.actor import Actor
 from infrastructure.store import Services
@@ -156,3 +163,189 @@ def wait_for_views(services: Services, after: int | None) -> None:
         raise ViewsBehind(
             f"the views have not reached log position {after} within {timeout:g} s"
         )
+
+
+# ----- probing the database: readiness, and the log's head ------------------------------
+
+# How long a request waits for a probe's answer: /readyz answers within a
+# second whatever the database does.
+PROBE_WAIT = 0.5
+# A probe still running this long is left to finish on its own (it holds one
+# thread, not an endpoint's) and the next request starts another.
+PROBE_ABANDON = 10.0
+
+
+@dataclass
+class Probed:
+    """What one probe found: the positions, or why it could not tell."""
+
+    log_position: int = 0
+    view_position: int = 0
+    error: str | None = None
+
+
+class Probe:
+    """At most one probe of the database in flight, whose answer every request
+    that comes meanwhile shares, and which each awaits at most ``PROBE_WAIT``
+    seconds. The probe runs in a thread of its own (never an endpoint's), on
+    a connection of its own with short timeouts (``Services.probe_positions``)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._running: tuple[float, asyncio.Future[Probed]] | None = None
+        # The highest log position a probe saw; the log only grows.
+        self.known_head = 0
+
+    def _start(self) -> tuple[float, asyncio.Future[Probed]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Probed] = loop.create_future()
+        started = time.monotonic()
+
+        def settle(found: Probed) -> None:
+            if not future.done():
+                future.set_result(found)
+
+        def probe() -> None:
+            try:
+                head, at = self.services.probe_positions()
+                found = Probed(head, at)
+            except Exception as error:  # noqa: BLE001 - what is not ready, in words
+                found = Probed(error=_one_line(error))
+            try:
+                loop.call_soon_threadsafe(settle, found)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+        threading.Thread(target=probe, name="linli-probe", daemon=True).start()
+        self._running = (started, future)
+        return self._running
+
+    async def positions(self, since: float | None = None) -> Probed:
+        """The database's positions, from a probe started at or after ``since``
+        (a monotonic time; None: the probe in flight, if any, else a new one)."""
+        deadline = time.monotonic() + PROBE_WAIT
+        while True:
+            running = self._running
+            if (
+                running is None
+                or running[1].done()
+                or time.monotonic() - running[0] > PROBE_ABANDON
+            ):
+                running = self._start()
+            started, future = running
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                found = await asyncio.wait_for(asyncio.shield(future), remaining)
+            except TimeoutError:
+                return Probed(error=f"no answer within {PROBE_WAIT:g} s")
+            if since is not None and started < since:
+                continue  # begun before the caller's write could be seen: probe again
+            if found.error is None:
+                self.known_head = max(self.known_head, found.log_position)
+            return found
+
+
+def _one_line(error: Exception) -> str:
+    text = " ".join(str(error).split())[:200]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def probe_of(request: Request) -> Probe:
+    """The app's probe, made at the first use."""
+    state = request.app.state
+    probe = getattr(state, "probe", None)
+    if probe is None or probe.services is not state.services:
+        probe = state.probe = Probe(state.services)
+    return probe  # type: ignore[no-any-return]
+
+
+# ----- read-your-writes: ``?after=N`` awaited on the event loop --------------------------
+
+RETRY_AFTER_WAITS = "1"
+_POSITION = TypeAdapter(int)
+
+
+def _credential_key(request: Request) -> str:
+    _, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def views_reached(request: Request) -> None:
+    """For the routers whose reads take ``?after=N`` (api/app.py adds it where
+    they are included): wait for the views to reach log position N here, on
+    the event loop, holding no endpoint thread; the route's own
+    ``wait_for_views`` then finds them there.
+
+    A position beyond the log's head is answered at once (503, Retry-After):
+    no write made it, waiting would not help. Each credential may have
+    ``LINLI_MAX_WAITS_PER_CREDENTIAL`` requests waiting at once; one more is
+    answered 429 with Retry-After. A malformed ``after`` is left to the
+    route's validation (422)."""
+    text = request.query_params.get("after")
+    if text is None:
+        return
+    try:  # read as the route reads it; what it refuses is its 422
+        after = _POSITION.validate_python(text)
+    except ValueError:
+        return
+    if after <= 0 or after > MAX_POSITION:
+        return
+    services: Services = request.app.state.services
+    updater = services.updater
+    if updater.position >= after:
+        return
+    # The caller first: who may not read the route learns nothing of the log.
+    actor = await caller(request)
+    route = request.scope.get("route")
+    action = route_action(route.dependant) if route is not None else None
+    if action in PERMISSIONS and actor.role not in PERMISSIONS[action]:
+        return  # the route refuses it (403)
+    probe = probe_of(request)
+    if after > max(updater.recorded, probe.known_head):
+        found = await probe.positions(since=time.monotonic())
+        if found.error is not None:
+            raise HTTPException(
+                status_code=503,
+                detail=f"the database is unavailable ({found.error}); try again shortly",
+                headers={"Retry-After": RETRY_AFTER_WAITS},
+            )
+        if after > found.log_position:
+            raise HTTPException(
+                status_code=503,
+                detail=(
+                    f"log position {after} is beyond the log's head ({found.log_position}): "
+                    "no write has reached it yet"
+                ),
+                headers={"Retry-After": RETRY_AFTER_WAITS},
+            )
+    waits = _waits_of(request)
+    key = _credential_key(request)
+    limit = services.settings.max_waits_per_credential
+    if waits.get(key, 0) >= limit:
+        raise HTTPException(
+            status_code=429,
+            detail=f"this credential already has {limit} requests waiting for the views; try again shortly",
+            headers={"Retry-After": RETRY_AFTER_WAITS},
+        )
+    waits[key] = waits.get(key, 0) + 1
+    try:
+        timeout = services.settings.view_wait_timeout
+        if not await updater.reached(after, timeout):
+            raise ViewsBehind(
+                f"the views have not reached log position {after} within {timeout:g} s"
+            )
+    finally:
+        waits[key] -= 1
+        if not waits[key]:
+            del waits[key]
+
+
+def _waits_of(request: Request) -> dict[str, int]:
+    """Requests waiting per credential, in this process (touched on the event loop only)."""
+    state = request.app.state
+    waits = getattr(state, "waits", None)
+    if waits is None:
+        waits = state.waits = {}
+    return waits  # type: ignore[no-any-return]

@@ -15,6 +15,7 @@ listener is down.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -28,6 +29,15 @@ from infrastructure.listening import Listener
 from infrastructure.views import LinliViews, PositionMoved
 
 log = logging.getLogger(__name__)
+
+# How often, while requests wait on an event loop and the views are kept by
+# another process, one thread reads their position for all of them.
+WATCH_INTERVAL = 0.05
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class ViewUpdater:
@@ -68,6 +78,13 @@ class ViewUpdater:
         self._listener: Listener | None = None
         # The batch read while the last one was being stored: (its start, its events).
         self._ahead: tuple[int, list[tuple[Any, int]]] | None = None
+        # The highest log position this process's own saves reached (``wake``).
+        self.recorded = 0
+        # Coroutines waiting on an event loop for a position (``reached``):
+        # (position, loop, future), released by whichever thread moves it.
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._waiters_lock = threading.Lock()
+        self._watch: threading.Thread | None = None
 
     @property
     def position(self) -> int:
@@ -123,10 +140,12 @@ class ViewUpdater:
                 with self._changed:
                     self._position = moved.stored
                     self._changed.notify_all()
+                self._release()
                 continue
             with self._changed:
                 self._position = last
                 self._changed.notify_all()
+            self._release()
             return len(items)
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
@@ -138,6 +157,8 @@ class ViewUpdater:
         return done
 
     def wake(self, position: int | None = None) -> None:
+        if position is not None and position > self.recorded:
+            self.recorded = position
         self._wake.set()
 
     def wait_for(self, position: int, timeout: float) -> bool:
@@ -156,7 +177,83 @@ class ViewUpdater:
                     return False
                 time.sleep(0.02)
             self._position = max(self._position, current)
+            self._release()
         return self._position >= position
+
+    # ----- waiting on an event loop, holding no thread ---------------------------
+
+    async def reached(self, position: int, timeout: float) -> bool:
+        """Whether the views reach ``position`` within ``timeout`` seconds,
+        awaited on the running event loop: no thread is held while waiting.
+        The thread that moves the position (this process's updater, or, when
+        the views are kept by another process, one watcher thread reading
+        their position for all waiters) releases the waiters it passed."""
+        if self._position >= position:
+            return True
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        entry = (position, loop, future)
+        with self._waiters_lock:
+            self._waiters.append(entry)
+        self._release()  # moved meanwhile
+        if self._thread is None:
+            self._start_watch()
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._waiters_lock:
+                if entry in self._waiters:
+                    self._waiters.remove(entry)
+        return self._position >= position
+
+    @property
+    def waiting(self) -> int:
+        """How many coroutines wait in ``reached``."""
+        return len(self._waiters)
+
+    def _release(self) -> None:
+        if not self._waiters:
+            return
+        with self._waiters_lock:
+            due = [w for w in self._waiters if w[0] <= self._position]
+            if not due:
+                return
+            self._waiters = [w for w in self._waiters if w[0] > self._position]
+        for _, loop, future in due:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # the loop was closed meanwhile
+                pass
+
+    def _start_watch(self) -> None:
+        with self._waiters_lock:
+            if self._watch is not None and self._watch.is_alive():
+                return
+            self._watch = threading.Thread(target=self._watching, name="linli-views-watch", daemon=True)
+            self._watch.start()
+
+    def _watching(self) -> None:
+        """While coroutines wait and no updater runs here: read the views'
+        position (kept by another process) every ``WATCH_INTERVAL`` s, one
+        read for all the waiters."""
+        while not self._stopping.is_set():
+            with self._waiters_lock:
+                if not self._waiters or self._thread is not None:
+                    self._watch = None
+                    return
+            try:
+                current = self.views.position(self.app.name)
+            except Exception as error:  # the database is down: the waits time out
+                log.debug("reading the views' position failed: %s", error)
+            else:
+                if current > self._position:
+                    with self._changed:
+                        self._position = max(self._position, current)
+                        self._changed.notify_all()
+                    self._release()
+            self._stopping.wait(WATCH_INTERVAL)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="linli-views", daemon=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,9 @@ class Settings(BaseSettings):
 
     run_projections: bool = True
     view_wait_timeout: float = Field(default=5.0, gt=0, le=60)
+    # Requests of one credential that may wait at once for ``?after=N``
+    # (read-your-writes); one more is answered 429 with Retry-After.
+    max_waits_per_credential: int = Field(default=8, ge=1, le=1000)
     projection_batch_size: int = Field(default=2000, ge=1, le=10000)
     projection_poll_interval: float = Field(default=0.2, gt=0, le=10)
     # The view updater starts a batch at most this often (seconds): under a
@@ -74,4 +78,20 @@ class Settings(BaseSettings):
                 TimeLimit.parse(text)
             except InvalidValue as error:  # a domain error: pydantic reports ValueErrors
                 raise ValueError(f"{priority}: {error.message.split(': ', 1)[-1]}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"no such time zone: {value!r} (an IANA name, like Asia/Shanghai)") from None
+        return value
+
+    @field_validator("holiday_file")
+    @classmethod
+    def _readable_holiday_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
         return value

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import select
+import sqlite3
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,6 +71,37 @@ class Services:
         if self.other_writers is not None:
             self.other_writers.start()
 
+    def probe_positions(self) -> tuple[int, int]:
+        """The log's head and the views' position, read on a connection of
+        the probe's own with short timeouts (``PROBE_CONNECT_TIMEOUT``,
+        ``PROBE_STATEMENT_TIMEOUT_MS``), not through the pool and the library's
+        retries: a readiness check must fail fast when the database does not
+        answer. Raises what the driver raises."""
+        recorder: Any = self.app.recorder
+        views: Any = self.views
+        tracking = views.tracking_name(self.app.name)
+        if self.settings.store == "sqlite":
+            conn = sqlite3.connect(
+                self.settings.sqlite_path, timeout=PROBE_STATEMENT_TIMEOUT_MS / 1000
+            )
+            try:
+                conn.execute("PRAGMA query_only = ON")
+                head = conn.execute(recorder.select_max_notification_id_statement).fetchone()[0]
+                at = conn.execute(views.select_max_tracking_id_statement, [tracking]).fetchone()[0]
+            finally:
+                conn.close()
+            return head or 0, at or 0
+        with connect(
+            self.settings,
+            connect_timeout=PROBE_CONNECT_TIMEOUT,
+            options=f"-c statement_timeout={PROBE_STATEMENT_TIMEOUT_MS}",
+            application_name="linli-probe",
+            tcp_user_timeout=PROBE_STATEMENT_TIMEOUT_MS * 2,
+        ) as conn:
+            head = conn.execute(recorder.max_notification_id_statement).fetchone()[0]
+            at = conn.execute(views.max_tracking_id_statement, [tracking]).fetchone()[0]
+        return head or 0, at or 0
+
     def close(self) -> None:
         self.updater.stop()
         if self.other_writers is not None:
@@ -113,18 +146,93 @@ def check_pooled_connections(pool: Any) -> None:
     pool._check = check
 
 
+# The readiness probe's own connection (``Services.probe_positions``): libpq
+# waits at least 2 s to connect whatever is asked; the probe's caller bounds
+# its own wait shorter (api/deps.py) and shares one probe among callers.
+PROBE_CONNECT_TIMEOUT = 2
+PROBE_STATEMENT_TIMEOUT_MS = 800
+
+
 def connect(settings: Settings, **options: Any) -> psycopg.Connection[Any]:
     """A connection of its own to the configured PostgreSQL, in autocommit."""
+    options.setdefault("connect_timeout", 5)
     return psycopg.connect(
         host=settings.postgres_host,
         port=settings.postgres_port,
         dbname=settings.postgres_db,
         user=settings.postgres_user,
         password=settings.postgres_password,
-        connect_timeout=5,
         autocommit=True,
         **options,
     )
+
+
+class DatabaseUnreachable(Exception):
+    """The configured database cannot be used; the message says which and where."""
+
+
+def where(settings: Settings) -> str:
+    """The configured database, in words an operator finds in the settings."""
+    if settings.store == "sqlite":
+        return f"SQLite file {settings.sqlite_path} (LINLI_SQLITE_PATH)"
+    return (
+        f"PostgreSQL database \"{settings.postgres_db}\" at {_address(settings)} "
+        "(LINLI_POSTGRES_HOST, LINLI_POSTGRES_PORT, LINLI_POSTGRES_DB)"
+    )
+
+
+def _address(settings: Settings) -> str:
+    return f"{settings.postgres_host}:{settings.postgres_port}"
+
+
+def check_database(settings: Settings) -> None:
+    """Raise ``DatabaseUnreachable`` naming the database, where it is and what
+    is wrong, if the configured store cannot be opened: for a process that
+    starts, before anything else uses it."""
+    if settings.store == "sqlite":
+        path = settings.sqlite_path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sqlite3.connect(path, timeout=5).close()
+        except (OSError, sqlite3.Error) as error:
+            raise DatabaseUnreachable(f"{where(settings)}: cannot open it: {error}") from None
+        return
+    try:
+        with connect(settings, connect_timeout=5) as conn:
+            schema = conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", [settings.postgres_schema]
+            ).fetchone()
+    except psycopg.Error as error:
+        raise DatabaseUnreachable(_unreachable(settings, error)) from None
+    if schema is None:
+        raise DatabaseUnreachable(
+            f"PostgreSQL database \"{settings.postgres_db}\" at {_address(settings)} has no "
+            f"schema \"{settings.postgres_schema}\" (LINLI_POSTGRES_SCHEMA): create it or name another"
+        )
+
+
+def _unreachable(settings: Settings, error: psycopg.Error) -> str:
+    """What went wrong connecting, on one line, naming the settings to look at."""
+    text = " ".join(str(error).split())
+    db, at = f"\"{settings.postgres_db}\"", _address(settings)
+    user = f"\"{settings.postgres_user}\""
+    if re.search(r'database "[^"]*" does not exist', text):
+        return f"PostgreSQL at {at} has no database {db} (LINLI_POSTGRES_DB): create it or name another"
+    if re.search(r'role "[^"]*" does not exist', text):
+        return f"PostgreSQL at {at} has no user {user} (LINLI_POSTGRES_USER)"
+    if "authentication failed" in text or "no password supplied" in text:
+        return (
+            f"PostgreSQL at {at} refused user {user}: wrong or missing password "
+            "(LINLI_POSTGRES_USER, LINLI_POSTGRES_PASSWORD)"
+        )
+    reach = f"cannot reach PostgreSQL at {at} (LINLI_POSTGRES_HOST, LINLI_POSTGRES_PORT)"
+    if "Connection refused" in text:
+        return f"{reach}: connection refused; is the server running and listening there?"
+    if "timeout" in text.lower():
+        return f"{reach}: no answer within 5 s"
+    if "translate host name" in text or "Name or service not known" in text:
+        return f"{reach}: unknown host name"
+    return f"{reach} as user {user}, database {db}: {text[:300]}"
 
 
 @contextmanager

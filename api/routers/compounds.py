@@ -8,12 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 
 from api.routing import Route
+from api import responses as rs
 from api import schemas as s
 from api.deps import ExpectedVersion, ServicesDep, requires, wait_for_views
 from api.export import Format, csv_response
 from api.routers.needs import After
 from application.access import ensure_compound_visible
-from domain.actor import Actor
+from domain.actor import Actor, Role
 from domain.errors import InvalidValue, NotFound
 
 router = APIRouter(route_class=Route, tags=["compounds and parties"])
@@ -21,6 +22,26 @@ router = APIRouter(route_class=Route, tags=["compounds and parties"])
 
 def _scope(actor: Actor) -> list[str] | None:
     return None if actor.compound_ids is None else [str(c) for c in actor.compound_ids]
+
+
+# Who sees each household's owner (name and person id) and exclusive area:
+# the roles that work with owners (community staff, the street's supervisors,
+# grid workers, the party branch, the owners' committee, administrators).
+# Residents and the providers' staff (property company, co-building units)
+# see the buildings and the households' labels only.
+OWNER_FIELDS = ("owner_name", "owner_id", "exclusive_area")
+WITHOUT_OWNERS = frozenset({Role.RESIDENT, Role.PROPERTY_COMPANY, Role.CO_BUILDING_UNIT})
+
+
+def for_reader(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """A compound's row as ``actor`` may read it."""
+    if actor.role not in WITHOUT_OWNERS:
+        return row
+    households = [
+        {k: v for k, v in household.items() if k not in OWNER_FIELDS}
+        for household in row.get("households", ())
+    ]
+    return {**row, "households": households}
 
 
 @router.post("/compounds", status_code=201, response_model=s.Recorded)
@@ -69,7 +90,7 @@ def add_household(
     return s.AddedPart(id=r.id, version=r.version, position=r.position, part_id=part)
 
 
-@router.get("/compounds")
+@router.get("/compounds", response_model=rs.CompoundList, response_model_exclude_unset=True)
 def list_compounds(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("compound.read"))],
@@ -77,14 +98,14 @@ def list_compounds(
     format: Format = "json",  # noqa: A002
 ) -> Any:
     wait_for_views(services, after)
-    rows = services.views.iter_cases("compound", _scope(actor))
+    rows = (for_reader(row, actor) for row in services.views.iter_cases("compound", _scope(actor)))
     if format == "csv":
         columns = ("id", "name", "community", "address", "buildings", "households", "version")
         return csv_response(rows, columns, "compounds.csv")
     return {"items": list(rows)}
 
 
-@router.get("/compounds/{compound_id}")
+@router.get("/compounds/{compound_id}", response_model=rs.Compound, response_model_exclude_unset=True)
 def get_compound(
     compound_id: UUID,
     services: ServicesDep,
@@ -96,7 +117,7 @@ def get_compound(
     row = services.views.case("compound", str(compound_id))
     if row is None:
         raise NotFound("compound not found")
-    return row
+    return for_reader(row, actor)
 
 
 @router.post("/parties", status_code=201, response_model=s.Recorded)
@@ -109,7 +130,7 @@ def register_party(
     return s.Recorded(id=r.id, version=r.version, position=r.position)
 
 
-@router.get("/parties")
+@router.get("/parties", response_model=rs.PartyList, response_model_exclude_unset=True)
 def list_parties(
     services: ServicesDep,
     actor: Annotated[Actor, Depends(requires("party.read"))],
