@@ -66,6 +66,7 @@ def todo(page: Any, key: str) -> tuple[str, str] | None:
 def test_staff_register_a_hotline_referral_from_the_console(
     app: FastAPI, world: World, api: Api
 ) -> None:
+    settle(world)  # the form lists the compound's households from the views
     b = browser(app, world, "staff")
     listed = b.get("/console/needs")
     assert 'href="/console/needs/new"' in listed.text and "登记诉求" in listed.text
@@ -118,6 +119,7 @@ def test_staff_register_a_hotline_referral_from_the_console(
 def test_a_bad_registration_names_the_field_in_chinese_and_keeps_the_form(
     app: FastAPI, world: World, api: Api
 ) -> None:
+    settle(world)
     b = browser(app, world, "staff")
     cases: list[tuple[dict[str, Any], str, str]] = [
         ({"title": ""}, "title", "「标题」"),
