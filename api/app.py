@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from api.deps import (
     BEARER_SCHEME,
     IF_MATCH,
+    console_views_reached,
     depends_on,
     expected_version,
     public,
@@ -25,6 +26,7 @@ from api.deps import (
 )
 from api import idempotency
 from api.errors import install_error_handlers
+from api.methods import AllowedMethods
 from api.metrics import install_metrics
 from api.routing import Route, use_endpoint_threads
 from api.security import BodyLimit, install_security_headers
@@ -72,7 +74,12 @@ IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": idempotency.DESCRIPTION,
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.MAX_KEY_LENGTH,
+        "pattern": idempotency.KEY_PATTERN,
+    },
 }
 
 
@@ -239,6 +246,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.openapi = lambda: document_answers(app)  # type: ignore[method-assign]
     install_error_handlers(app)
+    app.add_middleware(AllowedMethods, router=app.router)
     app.add_middleware(idempotency.IdempotencyKeys)
     app.state.metrics = install_metrics(app)
     install_security_headers(app)
@@ -259,5 +267,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(assessments.router)
     app.include_router(health.router)
     app.include_router(docs_router(app))
-    app.include_router(console.router)
+    app.include_router(console.router, dependencies=[Depends(console_views_reached)])
     return app

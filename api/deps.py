@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -20,6 +21,7 @@ from api.errors import ViewsBehind
 from api.schemas import MAX_POSITION
 from application.access import PERMISSIONS
 from domain.actor import Actor
+from infrastructure.console_sessions import MAX_SESSION_ID_LENGTH, ConsoleSessions
 from infrastructure.store import Services
 
 # The console's session cookie, which holds a console session id
@@ -283,18 +285,8 @@ async def views_reached(request: Request) -> None:
     ``LINLI_MAX_WAITS_PER_CREDENTIAL`` requests waiting at once; one more is
     answered 429 with Retry-After. A malformed ``after`` is left to the
     route's validation (422)."""
-    text = request.query_params.get("after")
-    if text is None:
-        return
-    try:  # read as the route reads it; what it refuses is its 422
-        after = _POSITION.validate_python(text)
-    except ValueError:
-        return
-    if after <= 0 or after > MAX_POSITION:
-        return
-    services: Services = request.app.state.services
-    updater = services.updater
-    if updater.position >= after:
+    after = _position_asked(request)
+    if after is None:
         return
     # The caller first: who may not read the route learns nothing of the log.
     actor = await caller(request)
@@ -302,6 +294,61 @@ async def views_reached(request: Request) -> None:
     action = route_action(route.dependant) if route is not None else None
     if action in PERMISSIONS and actor.role not in PERMISSIONS[action]:
         return  # the route refuses it (403)
+    await _views_reach(request, after, _credential_key(request))
+
+
+async def console_views_reached(request: Request) -> None:
+    """The console's ``views_reached``: a page shown after a command
+    (``?after=N``) waits for the views on the event loop, capped per session
+    as the API's waits are per credential. Only a live session waits; any
+    other request goes on to the page, which sends it to sign in. What the
+    API would answer 503 or 429 is left in ``request.state.views_not_reached``
+    for the page to show in the console's words (``api.console.common.page``)."""
+    after = _position_asked(request)
+    if after is None:
+        return
+    session_id = request.cookies.get(SESSION_COOKIE) or ""
+    services: Services = request.app.state.services
+    if not session_id or len(session_id) > MAX_SESSION_ID_LENGTH:
+        return
+    actor = await run_in_threadpool(
+        ConsoleSessions(services.views).actor,
+        session_id,
+        timedelta(minutes=services.settings.console_session_idle_minutes),
+    )
+    if actor is None:
+        return
+    try:
+        await _views_reach(request, after, hashlib.sha256(session_id.encode()).hexdigest())
+    except HTTPException as refused:
+        request.state.views_not_reached = ViewsBehind(str(refused.detail))
+    except ViewsBehind as behind:
+        request.state.views_not_reached = behind
+
+
+def _position_asked(request: Request) -> int | None:
+    """The ``?after=`` position the views have yet to reach, or None: none
+    asked, malformed (the route's validation answers 422) or reached."""
+    text = request.query_params.get("after")
+    if text is None:
+        return None
+    try:  # read as the route reads it; what it refuses is its 422
+        after = _POSITION.validate_python(text)
+    except ValueError:
+        return None
+    if after <= 0 or after > MAX_POSITION:
+        return None
+    services: Services = request.app.state.services
+    if services.updater.position >= after:
+        return None
+    return after  # type: ignore[no-any-return]
+
+
+async def _views_reach(request: Request, after: int, key: str) -> None:
+    """Wait on the event loop for the views to reach ``after``, as one of the
+    requests ``key`` (a credential's or a session's) has waiting."""
+    services: Services = request.app.state.services
+    updater = services.updater
     probe = probe_of(request)
     if after > max(updater.recorded, probe.known_head):
         found = await probe.positions(since=time.monotonic())
@@ -321,7 +368,6 @@ async def views_reached(request: Request) -> None:
                 headers={"Retry-After": RETRY_AFTER_WAITS},
             )
     waits = _waits_of(request)
-    key = _credential_key(request)
     limit = services.settings.max_waits_per_credential
     if waits.get(key, 0) >= limit:
         raise HTTPException(

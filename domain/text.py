@@ -25,8 +25,8 @@ def optional_text(field: str, value: str | None, max_length: int) -> str | None:
     if not isinstance(value, str):
         raise InvalidValue(field, "must be text")
     text = value.strip()
-    if not text:
-        return None
+    if not text or all(_invisible(char) for char in text):
+        return None  # nothing a reader would see: empty
     if len(text) > max_length:
         raise InvalidValue(field, f"must be at most {max_length} characters, got {len(text)}")
     for char in text:
@@ -35,6 +35,13 @@ def optional_text(field: str, value: str | None, max_length: int) -> str | None:
         ):
             raise InvalidValue(field, f"must not contain the control character U+{ord(char):04X}")
     return text
+
+
+def _invisible(char: str) -> bool:
+    """Whether ``char`` shows nothing by itself: white space, or a format
+    character (Unicode category Cf: zero-width space and joiners, word joiner,
+    soft hyphen, byte-order mark, direction marks)."""
+    return char.isspace() or unicodedata.category(char) == "Cf"
 
 
 def reason_text(value: str | None, doing: str) -> str:

@@ -359,6 +359,9 @@ def page(handler: Callable[..., Response]) -> Callable[..., Response]:
             return console.to_sign_in()
         if console.denied:
             return console.fail(console.problem(console.denied))  # type: ignore[arg-type]
+        behind = getattr(console.request.state, "views_not_reached", None)
+        if behind is not None:  # ?after= waited for on the event loop (api.deps)
+            return console.fail(console.problem(behind))  # type: ignore[arg-type]
         return respond(console, lambda: handler(*args, **kwargs))
 
     return guarded

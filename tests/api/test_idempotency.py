@@ -250,3 +250,46 @@ def test_the_openapi_document_offers_the_key_on_every_command_and_only_there() -
         for method, operation in operations.items():
             names = [p["name"] for p in operation.get("parameters", [])]
             assert names.count("Idempotency-Key") == (1 if method == "post" else 0), (method, path)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "x" * 201, "a\x7fb", "tab\there", "café", "键"],
+)
+def test_a_key_the_schema_refuses_is_refused_by_the_server(api: Api, key: str) -> None:
+    """The schema's pattern is the rule the server applies: printable ASCII, 1 to 200."""
+    import re
+
+    from api.app import create_app
+
+    pattern = next(
+        p["schema"]["pattern"]
+        for p in create_app().openapi()["paths"]["/needs"]["post"]["parameters"]
+        if p["name"] == "Idempotency-Key"
+    )
+    assert re.fullmatch(pattern, key) is None
+    answer = api.client.post(
+        "/needs",
+        json=_body(api.world),
+        headers={**api.world.headers("grid_worker"), "Idempotency-Key": key.encode("utf-8")},  # type: ignore[dict-item]
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+
+
+def test_a_key_the_schema_allows_is_taken(api: Api) -> None:
+    import re
+
+    from api.app import create_app
+
+    pattern = next(
+        p["schema"]["pattern"]
+        for p in create_app().openapi()["paths"]["/needs"]["post"]["parameters"]
+        if p["name"] == "Idempotency-Key"
+    )
+    key = "k e y~!" + "9" * 193  # 200 characters
+    assert re.fullmatch(pattern, key)
+    first = api.post("grid_worker", "/needs", _body(api.world), headers={"Idempotency-Key": key})
+    again = api.post("grid_worker", "/needs", _body(api.world), headers={"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()

@@ -709,3 +709,14 @@ def test_the_openapi_document_offers_if_match_on_the_conditional_commands() -> N
             for parameter in found:
                 pattern = re.compile(parameter["schema"]["pattern"])
                 assert pattern.match('"3"') and pattern.match("3") and not pattern.match("yesterday")
+
+
+def test_a_title_of_only_zero_width_characters_is_refused_like_an_empty_one(api: Api) -> None:
+    """Issue 23 item 7: nothing a reader would see is no title."""
+    before = api.log_position()
+    for title in ("\u200b", "\u200b\u2060\ufeff", " \u00ad "):
+        response = api.post("grid_worker", "/needs", _need_body(api.world, title=title))
+        assert response.status_code == 422, (repr(title), response.text)
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["body", "title"] and "empty" in error["msg"]
+    assert api.log_position() == before

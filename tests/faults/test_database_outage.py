@@ -276,8 +276,28 @@ def test_postgres_stopped_and_started_under_load(
                     reads.append((path, answer))
                 time.sleep(0.02)
 
+    probes: list[Http] = []
+
+    def probe_readiness() -> None:
+        """What an orchestrator's probe sees, on a connection of its own."""
+        with server.client(timeout=20, connections=1) as client:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    response = client.get("/readyz")
+                    answer = Http(
+                        response.status_code, None, dict(response.headers),
+                        started=started, ended=time.monotonic(),
+                    )
+                except httpx.HTTPError as error:
+                    answer = Http(None, error=repr(error), started=started, ended=time.monotonic())
+                with lock:
+                    probes.append(answer)
+                time.sleep(0.1)
+
     threads = [threading.Thread(target=register, args=(n,), daemon=True) for n in range(LOAD_THREADS)]
     threads += [threading.Thread(target=note, daemon=True), threading.Thread(target=read, daemon=True)]
+    threads += [threading.Thread(target=probe_readiness, daemon=True)]
     for thread in threads:
         thread.start()
     try:
@@ -324,6 +344,18 @@ def test_postgres_stopped_and_started_under_load(
         retry_after = answer.headers.get("retry-after")
         assert retry_after is not None and retry_after.isdigit() and int(retry_after) >= 1, answer
     assert any(down_at <= a.started <= up_at for a in answers), "no request during the outage"
+    # Readiness while the database is stopped (issue 23 items 1 and 8): every
+    # probe is answered within a second, 503 with Retry-After, naming the database.
+    during = [p for p in probes if down_at + 0.5 <= p.started and p.ended <= up_at]
+    assert len(during) >= 3, f"only {len(during)} readiness probes during the outage"
+    slowest_probe = max(p.ended - p.started for p in during)
+    print(f"/readyz during the outage: {len(during)} probes, slowest {slowest_probe:.2f} s")
+    assert slowest_probe < 1.0, f"/readyz took {slowest_probe:.2f} s with the database stopped"
+    for probe in during:
+        assert probe.status == 503, probe
+        assert probe.headers is not None and int(probe.headers.get("retry-after", "0")) >= 1, probe
+    with server.client(timeout=10) as client:
+        wait_until(lambda: client.get("/readyz").status_code == 200, 30, "/readyz ready again")
     assert any(a.ok for a in answers if a.ended < down_at), "nothing succeeded before the outage"
 
     # The server keeps its views going too, without a restart.
