@@ -34,13 +34,19 @@ from api import console
 from api.routers import (
     assessments,
     audit,
+    board,
     commitments,
     compounds,
     consultations,
     health,
+    integrity,
     needs,
+    offers,
+    open311,
+    reports,
     stats,
     visits,
+    webhooks,
 )
 from infrastructure.settings import Settings
 from infrastructure.store import Services, build_services
@@ -68,6 +74,11 @@ ERROR_ANSWERS: dict[int | str, dict[str, Any]] = {
     },
 }
 
+
+BAD_INPUT = {
+    "description": "a field, parameter or header breaks a rule: `detail` names it and the rule",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+}
 
 IDEMPOTENCY_KEY = {
     "name": idempotency.HEADER,
@@ -106,12 +117,19 @@ def document_answers(app: FastAPI) -> dict[str, Any]:
                     operation.setdefault("parameters", []).append(dict(IF_MATCH))
                 if method == "post":
                     operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
-                if any(p.get("name") == "format" for p in operation.get("parameters", [])):
+                    # A malformed key is refused, also on a command without a body.
+                    operation["responses"].setdefault("422", dict(BAD_INPUT))
+                if any(_offers_csv(p) for p in operation.get("parameters", [])):
                     ok = operation["responses"].get("200", {})
                     ok.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
         schema.setdefault("components", {})["securitySchemes"] = {"HTTPBearer": BEARER_SCHEME}
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _offers_csv(parameter: dict[str, Any]) -> bool:
+    """Whether ``parameter`` is a ``format`` that may ask for CSV."""
+    return parameter.get("name") == "format" and "csv" in parameter["schema"].get("enum", ["csv"])
 
 
 def _api_routes(app: FastAPI) -> list[APIRoute]:
@@ -157,8 +175,12 @@ def _asset_version() -> str:
         return "0"
 
 
-def docs_router(app: FastAPI) -> APIRouter:
-    """/docs, /redoc and the assets they load: public, like the schema they show."""
+def docs_router() -> APIRouter:
+    """/docs, /redoc and the assets they load: public, like the schema they show.
+
+    The pages read the app from the request, never from a closure: FastAPI
+    keeps every endpoint function in a process-wide cache, and one that
+    closed over its app would keep that app, and its services, alive."""
     router = APIRouter(route_class=Route, include_in_schema=False, dependencies=[Depends(public)])
     assets = resources.files(_ASSET_PACKAGE) / "static"
     version = _asset_version()
@@ -173,6 +195,7 @@ def docs_router(app: FastAPI) -> APIRouter:
 
     @router.get("/docs")
     async def swagger_ui(request: Request) -> Response:
+        app = request.app
         return page(
             get_swagger_ui_html(
                 openapi_url=f"{request.scope.get('root_path', '')}{app.openapi_url}",
@@ -187,6 +210,7 @@ def docs_router(app: FastAPI) -> APIRouter:
 
     @router.get("/redoc")
     async def redoc(request: Request) -> Response:
+        app = request.app
         return page(
             get_redoc_html(
                 openapi_url=f"{request.scope.get('root_path', '')}{app.openapi_url}",
@@ -225,9 +249,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services = built
         if owned:
             built.listen_for_other_writers()
+            if built.settings.webhooks_deliver:
+                built.webhook_worker.start()  # outbound webhooks (infrastructure/webhooks.py)
         if owned and built.settings.run_projections:
             built.updater.catch_up()
             built.updater.start()
+            built.transparency.start()  # the Merkle tree over the log, periodic checkpoints
         try:
             yield
         finally:
@@ -264,8 +291,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(visits.router, dependencies=waiting)
     app.include_router(stats.router, dependencies=waiting)
     app.include_router(audit.router, dependencies=waiting)
+    app.include_router(integrity.router, dependencies=waiting)
+    app.include_router(offers.router, dependencies=waiting)
+    app.include_router(reports.router, dependencies=waiting)
     app.include_router(assessments.router)
+    app.include_router(board.router)
+    app.include_router(webhooks.router)
+    # Open311 reads ``?after=`` as an update's number, not a log position to wait for.
+    app.include_router(open311.router)
     app.include_router(health.router)
-    app.include_router(docs_router(app))
+    app.include_router(docs_router())
     app.include_router(console.router, dependencies=[Depends(console_views_reached)])
     return app

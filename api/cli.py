@@ -176,6 +176,45 @@ def main(argv: list[str] | None = None) -> int:
     )
     verify.add_argument("assessment_id", type=UUID, help="the assessment's id")
 
+    audit = commands.add_parser(
+        "audit", help="the Merkle tree over the log and its signed checkpoints (RFC 9162)"
+    )
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_verify = audit_commands.add_parser(
+        "verify",
+        help="recompute the tree from the stored events; report the first event altered, "
+        "removed, inserted or moved, and every checkpoint that does not match or whose "
+        "signature is forged (exit 0: all good, 1: a problem, 2: bad usage)",
+    )
+    audit_verify.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="checkpoints kept outside Linli (the JSON of GET /audit/checkpoints, or one "
+        "checkpoint of it); repeatable",
+    )
+    audit_verify.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a trusted public key (PEM, or base64 of its 32 bytes); repeatable. The "
+        "configured key's and a checkpoint file's are trusted too",
+    )
+    keygen = audit_commands.add_parser(
+        "keygen", help="write a new Ed25519 signing key for checkpoints (PEM, mode 0600)"
+    )
+    keygen.add_argument("--out", required=True, type=Path, metavar="FILE", help="a new file")
+    audit_commands.add_parser(
+        "checkpoint", help="bring the tree up to date and sign a checkpoint now"
+    )
+    audit_commands.add_parser(
+        "rebuild", help="hash every stored event again into the tree's leaves (checkpoints stay)"
+    )
+
     projections = commands.add_parser("projections", help="the read side")
     projection_commands = projections.add_subparsers(dest="projection_command", required=True)
     projection_commands.add_parser("run", help="keep the views up to date (for separate deployment)")
@@ -196,6 +235,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "audit" and args.audit_command == "keygen":
+        return _keygen(args.out)
+    extra: list[dict[str, Any]] = []
+    trusted: list[Any] = []
+    if args.command == "audit" and args.audit_command == "verify":
+        read = _read_audit_files(args.checkpoint, args.public_key)
+        if isinstance(read, int):
+            return read
+        extra, trusted = read
     settings = load_settings()
     if args.command == "serve":
         return _serve(settings, args)
@@ -209,6 +257,8 @@ def _run(args: argparse.Namespace) -> int:
             return _import_households(services, args)
         if args.command == "assessments":
             return _verify_assessment(services, args.assessment_id)
+        if args.command == "audit":
+            return _audit(services, args.audit_command, extra, trusted)
         return _list(services, args)
     finally:
         services.close()
@@ -262,6 +312,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if updater_services is not None:
         updater_services.updater.catch_up()
         updater_services.updater.start()
+        updater_services.transparency.start()  # the Merkle tree, periodic checkpoints
     os.environ["LINLI_RUN_PROJECTIONS"] = "false"
     os.environ["LINLI_HOST"] = settings.host
     os.environ["LINLI_PORT"] = str(settings.port)
@@ -605,6 +656,106 @@ def _verify_assessment(services: Services, assessment_id: UUID) -> int:
     return 1
 
 
+def _keygen(out: Path) -> int:
+    from infrastructure.transparency_log import public_pem, write_new_key
+
+    try:
+        public = write_new_key(out)
+    except FileExistsError:
+        return _refuse(f"--out {out}: the file exists; a key is never overwritten")
+    except OSError as error:
+        return _refuse(f"--out {out}: cannot write it: {error.strerror}")
+    console.print(f"wrote a new checkpoint signing key to {out} (mode 0600); its public key:")
+    console.print(public_pem(public), end="", highlight=False)
+    console.print(f"set LINLI_CHECKPOINT_KEY_FILE={out} for the service to sign checkpoints")
+    return 0
+
+
+def _read_audit_files(
+    checkpoints: list[Path], keys: list[Path]
+) -> tuple[list[dict[str, Any]], list[Any]] | int:
+    """The checkpoints and trusted keys the files name, or exit status 2 for a bad one."""
+    from infrastructure.transparency_log import load_public_key
+
+    found: list[dict[str, Any]] = []
+    trusted: list[Any] = []
+    for path in checkpoints:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            return _refuse(f"--checkpoint {path}: cannot read it: {error.strerror}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return _refuse(f"--checkpoint {path}: not JSON: {error}")
+        if isinstance(data, dict) and "checkpoints" in data:
+            listed, key = data["checkpoints"], data.get("public_key")
+        else:
+            listed, key = (data if isinstance(data, list) else [data]), None
+        if not isinstance(listed, list) or not all(isinstance(c, dict) for c in listed):
+            return _refuse(f"--checkpoint {path}: not checkpoints as GET /audit/checkpoints gives them")
+        found += [{**c, "file": str(path)} for c in listed]
+        if key:
+            try:
+                trusted.append(load_public_key(key))
+            except ValueError as error:
+                return _refuse(f"--checkpoint {path}: public_key: {error}")
+    for path in keys:
+        try:
+            trusted.append(load_public_key(path.read_text(encoding="ascii").strip()))
+        except OSError as error:
+            return _refuse(f"--public-key {path}: cannot read it: {error.strerror}")
+        except ValueError as error:
+            return _refuse(f"--public-key {path}: not a public key: {error}")
+    return found, trusted
+
+
+def _audit(services: Services, command: str, extra: list[dict[str, Any]], trusted: list[Any]) -> int:
+    from infrastructure.transparency_log import NoCheckpointKey, transparency_of
+
+    tlog = transparency_of(services)
+    if command == "checkpoint":
+        try:
+            made = tlog.checkpoint()
+        except NoCheckpointKey as error:
+            return _refuse(str(error))
+        console.print(json.dumps(made, indent=2), highlight=False)
+        return 0
+    if command == "rebuild":
+        size = tlog.rebuild()
+        console.print(f"the tree's leaves rebuilt: {size} leaves")
+        return 0
+    return _audit_verify(tlog, extra, trusted)
+
+
+def _audit_verify(tlog: Any, extra: list[dict[str, Any]], trusted: list[Any]) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from infrastructure.transparency_log import verify
+
+    configured = tlog.public_key()
+    if configured is not None:
+        trusted = [configured, *trusted]
+    total = tlog.log_position()
+    with Progress(
+        TextColumn("verifying the log"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        disable=total < 50_000,  # a bar on long logs only
+    ) as progress:
+        task = progress.add_task("verify", total=total)
+        result = verify(tlog, extra, trusted, lambda count: progress.advance(task, count))
+    if result.ok:
+        behind = result.events - result.leaves
+        more = f"; {behind} newer event(s) not yet in the tree" if behind > 0 else ""
+        console.print(escape(result.summary() + more), highlight=False)
+        return 0
+    console.print(f"[red]NOT verified: {len(result.problems)} problem(s)[/red]", highlight=False)
+    for problem in result.problems:
+        console.print(f"[red]{escape(problem)}[/red]", highlight=False)
+    return 1
+
+
 def _staff_of(services: Services, person_id: str, compound_id: UUID) -> Actor | str:
     """The community staff member a person is in ``compound_id``, by an active
     credential of theirs, or what is wrong."""
@@ -640,6 +791,7 @@ def _projections(services: Services, args: argparse.Namespace) -> int:
     if args.projection_command == "rebuild":
         return _rebuild(services)
     console.print("keeping the views up to date; Ctrl-C to stop")
+    services.transparency.start()  # and the Merkle tree over the log (issue 26)
     try:
         services.updater.run_forever()
     except KeyboardInterrupt:

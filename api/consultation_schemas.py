@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from api.schemas import Command, Reason, Recorded, text
+from api.schemas import Command, Day, Moment, Reason, Recorded, text
 from domain.consultation import (
     CHOICES,
     MATTERS,
@@ -49,7 +48,7 @@ class Owner(Command):
 
 
 class ConsultationConvene(Command):
-    meets_at: AwareDatetime = Field(description=f"with a UTC offset, in {RANGE_TEXT}")
+    meets_at: Moment = Field(description=f"with a UTC offset, in {RANGE_TEXT}")
     place: str = text(200)
     method: Method = Field(description="'vote' (owners' vote, Art. 278) or 'consensus'")
     invited_party_ids: list[UUID] = Field(default_factory=list, max_length=MAX_INVITED)
@@ -100,7 +99,7 @@ class ConsultationPublish(Command):
 class ActionItem(Command):
     title: str = text(500)
     party_id: UUID = Field(description="the responsible party")
-    due_on: date = Field(description="from today, at most ten years ahead")
+    due_on: Day = Field(description="from today, at most ten years ahead")
 
 
 class ConsultationActions(Command):

@@ -31,9 +31,10 @@ DESCRIPTION = "the same key and body return the first result and record nothing 
 MAX_KEY_LENGTH = 200
 # A key is 1 to 200 printable ASCII characters (space to tilde): the
 # characters of a Structured Field String, which the IETF's Idempotency-Key
-# draft (draft-ietf-httpapi-idempotency-key-header) makes the key. The schema
+# draft (draft-ietf-httpapi-idempotency-key-header) makes the key; neither
+# first nor last a space, which HTTP strips from a header's value. The schema
 # states this pattern; the middleware enforces the same.
-KEY_PATTERN = rf"^[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}$"
+KEY_PATTERN = rf"^[\x21-\x7e]([\x20-\x7e]{{0,{MAX_KEY_LENGTH - 2}}}[\x21-\x7e])?$"
 _KEY = re.compile(KEY_PATTERN.encode())
 
 _HEADER = HEADER.lower().encode("latin-1")
@@ -42,7 +43,7 @@ _BAD_KEY = json.dumps(
         "detail": [
             {
                 "loc": ["header", HEADER.lower()],
-                "msg": f"must be 1 to {MAX_KEY_LENGTH} printable ASCII characters (space to ~)",
+                "msg": f"must be 1 to {MAX_KEY_LENGTH} printable ASCII characters (space to ~), not starting or ending with a space",
                 "type": "value_error",
             }
         ]

@@ -34,11 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.commitment import CommitmentStatus, VersionState
 from domain.consultation import ConsultationStatus
 from domain.need import NeedStatus
+from domain.offer import OfferStatus
 
 NeedStatusCode = Literal[tuple(s.value for s in NeedStatus)]  # type: ignore[valid-type]
 CommitmentStatusCode = Literal[tuple(s.value for s in CommitmentStatus)]  # type: ignore[valid-type]
 VersionStateCode = Literal[tuple(s.value for s in VersionState)]  # type: ignore[valid-type]
 ConsultationStatusCode = Literal[tuple(s.value for s in ConsultationStatus)]  # type: ignore[valid-type]
+OfferStatusCode = Literal[tuple(s.value for s in OfferStatus)]  # type: ignore[valid-type]
 
 Uuid = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 Moment = Annotated[
@@ -117,6 +119,18 @@ class NeedConsultationStep(Shape):
     consultation_resolution: str | None = f("the resolution the need came back with")
 
 
+class CompoundSideEvaluation(Shape):
+    """The provider's evaluation of the compound's side of a closed need (双向评价)."""
+
+    party_id: Uuid = f("the party that resolved the need and evaluated")
+    party_role: str = f("its kind: property_company or co_building_unit")
+    coordination: str = f("the compound's coordination (协调配合): satisfied, basically_satisfied or unsatisfied")
+    cooperation: str = f("the residents' cooperation (居民配合): satisfied, basically_satisfied or unsatisfied")
+    comment: str | None = f("the comment, if any")
+    evaluated_by: str = f("the person who evaluated")
+    evaluated_at: Moment = f("when")
+
+
 class Need(ViewRow):
     """A need as ``GET /needs/{id}`` and the list answer it."""
 
@@ -126,7 +140,17 @@ class Need(ViewRow):
     household_id: Uuid | None = f("the household, if one was named")
     reporter_id: str = f("the person who registered it")
     reporter_role: str = f("their role when they did")
-    source: str = f("household_visit, self_report, hotline, inspection or consultation")
+    source: str = f(
+        "household_visit, self_report, hotline, inspection, consultation or party_request"
+    )
+    toward: Literal["compound"] | None = f(
+        "'compound' for a party's request of the compound (DESIGN 2.5); null for a resident issue "
+        "(absent in rows from before)",
+        None,
+    )
+    raised_by_party_id: Uuid | None = f(
+        "the property company or co-building unit that raised a need toward the compound", None
+    )
     category: str = f("the category (类别)")
     title: str = f("the title")
     description: str = f("what the reporter said")
@@ -145,6 +169,7 @@ class Need(ViewRow):
     assigned_at: Moment | None = f("when it was last assigned")
     commitment_id: Uuid | None = f("the service list it was assigned under")
     commitment_item_no: int | None = f("the item of that list")
+    offer_id: Uuid | None = f("the co-building unit's offer (服务项目) it is served under", None)
     responded_at: Moment | None = f("when the current party acknowledged")
     responded_within_limit: bool | None = f("whether it did by respond_due")
     resolved_at: Moment | None = f("when the outcome was reported")
@@ -177,6 +202,10 @@ class Need(ViewRow):
     )
     excluded_parties: dict[str, str] = f(
         "parties whose assessment leaves it out (不纳入考评): party id to the reason", None
+    )
+    resolved_by_party_id: Uuid | None = f("the party that resolved it last", None)
+    compound_side_evaluation: CompoundSideEvaluation | None = f(
+        "the resolving provider's evaluation of the compound's side, once closed (双向评价)", None
     )
     updated_at: Moment = f("when its last event was recorded")
     overdue: bool = f("open and past a current deadline now")
@@ -220,6 +249,49 @@ class ConsultationHistory(Shape):
 class CommitmentHistory(Shape):
     commitment_id: Uuid = f("the service list")
     events: list[HistoryEntry] = f("every event in order, with the needs assigned under it")
+
+
+# ----- offers (服务项目) -------------------------------------------------------------------
+
+
+class Offer(ViewRow):
+    """An offer of a co-building unit as ``GET /offers/{id}`` and the list answer it."""
+
+    id: Uuid = f("the offer's id")
+    compound_id: Uuid = f("the compound it is offered to")
+    party_id: Uuid = f("the offering co-building unit")
+    party_kind: str = f("its kind: co_building_unit")
+    status: OfferStatusCode = f("published or withdrawn")
+    status_zh: str = f("the status in Chinese")
+    category: str = f(
+        "education, family_support, elderly_care, health, legal_aid, culture_sports, "
+        "volunteering or other"
+    )
+    title: str = f("the title")
+    description: str = f("what is offered")
+    capacity: int | None = f("places, if limited")
+    schedule: str | None = f("when, in words")
+    starts_on: Day = f("the period's first day")
+    ends_on: Day | None = f("its last day; null: open-ended")
+    published_at: Moment = f("when it was published")
+    published_by: str = f("the person who published it")
+    changed_at: Moment | None = f("when it was last changed")
+    changes: int = f("how many times it was changed")
+    withdrawn_at: Moment | None = f("when it was withdrawn")
+    withdraw_reason: str | None = f("the reason given then")
+    updated_at: Moment = f("when its last event was recorded")
+    allowed_commands: list[str] = f("the commands its status admits")
+    needs_served: int = f("how many needs are served under it (assigned citing it)")
+    served_need_ids: list[Uuid] = f("those needs' ids, oldest first")
+
+
+class OfferPage(Cursor):
+    items: list[Offer] = f("offers, oldest first")
+
+
+class OfferHistory(Shape):
+    offer_id: Uuid = f("the offer")
+    events: list[HistoryEntry] = f("every event in order, with the needs served under it")
 
 
 # ----- compounds and parties ------------------------------------------------------------
@@ -656,6 +728,32 @@ class CompoundPartyMonthFigures(GroupFigures):
     month: Month = f("the month of acceptance")
 
 
+class EvaluationCounts(Shape):
+    evaluated: int = f("evaluations")
+    satisfied: int = f("satisfied (满意)")
+    basically_satisfied: int = f("basically satisfied (基本满意)")
+    unsatisfied: int = f("unsatisfied (不满意)")
+    satisfaction_rate: Ratio = f("satisfied or basically satisfied / evaluated")
+
+
+class CompoundSideCounts(Shape):
+    evaluated: int = f("needs whose compound side the party evaluated")
+    coordination: EvaluationCounts = f("the compound's coordination (协调配合)")
+    cooperation: EvaluationCounts = f("the residents' cooperation (居民配合)")
+
+
+class TwoWayFigures(Shape):
+    """Both ways of the evaluation (双向评价) for one party, compound and month of acceptance."""
+
+    compound_id: Uuid = f("the compound")
+    party_id: str = f("the party")
+    month: Month = f("the month of acceptance")
+    residents: EvaluationCounts = f("the residents' evaluations of the party's episodes")
+    compound_side: CompoundSideCounts = f(
+        "the party's evaluations of the compound's side of the needs it resolved"
+    )
+
+
 class CompoundVisitCoverage(Shape):
     compound_id: Uuid = f("the compound")
     month: Month = f("the month")
@@ -683,6 +781,9 @@ class Stats(Shape):
     party: list[PartyFigures] = f("per party")
     month: list[MonthFigures] = f("per month")
     compound_party_month: list[CompoundPartyMonthFigures] = f("per compound, party and month")
+    two_way: list[TwoWayFigures] = f(
+        "two-way evaluations (双向评价) per compound, party and month", None
+    )
     visit_coverage: list[CompoundVisitCoverage] = f(
         "households visited per compound and month (this month if none asked for)"
     )

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.need import CATEGORIES, EVALUATIONS, PRIORITIES, SOURCES
-from domain.times import MAX_EXTENSION, RANGE_TEXT
+from domain.need import CATEGORIES, EVALUATIONS, PRIORITIES, SOURCES, TOWARD
+from domain.offer import MAX_CAPACITY, OFFER_CATEGORIES
+from domain.times import FIRST_DAY, LAST_DAY, MAX_EXTENSION, RANGE_TEXT
+
+# The days and moments a client gives lie in the years 2000 to 2199 (UTC for a
+# moment; domain/times.py). The schema says so in a pattern on the year, which
+# a generated client can check, beside the exact rule in the description.
+DAY_PATTERN = r"^2[01]\d{2}-\d{2}-\d{2}$"
+MOMENT_PATTERN = r"^2[01]\d{2}-"
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY, json_schema_extra={"pattern": DAY_PATTERN})]
+Moment = Annotated[AwareDatetime, Field(json_schema_extra={"pattern": MOMENT_PATTERN})]
 
 Source = Literal[SOURCES]  # type: ignore[valid-type]
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 Evaluation = Literal[EVALUATIONS]  # type: ignore[valid-type]
+Toward = Literal[TOWARD]  # type: ignore[valid-type]
+OfferCategory = Literal[OFFER_CATEGORIES]  # type: ignore[valid-type]
 PartyKind = Literal["property_company", "owners_committee", "party_branch", "co_building_unit"]
 
 
@@ -73,6 +85,12 @@ class NeedRegister(Command):
     household_id: UUID | None = None
     location: str | None = Field(default=None, max_length=200)
     attachments: list[Ref] = Field(default_factory=list, max_length=20)
+    toward: Toward | None = Field(
+        default=None,
+        description="'compound': a property company's or co-building unit's request of the "
+        "compound (a room, volunteers, residents' cooperation), with source 'party_request'; "
+        "their staff's needs are always toward the compound",
+    )
 
 
 class NeedAccept(Command):
@@ -85,6 +103,11 @@ class NeedAssign(Command):
     reason: str | None = Field(default=None, max_length=2000)
     commitment_id: UUID | None = None
     commitment_item_no: int | None = Field(default=None, ge=1, le=10000)
+    offer_id: UUID | None = Field(
+        default=None,
+        description="an offer (服务项目) of the assigned co-building unit, published, in the "
+        "need's compound, that the need is served under",
+    )
 
 
 class NeedResolve(Command):
@@ -104,6 +127,38 @@ class NeedEvaluate(Command):
         description="how an evaluation recorded on the reporter's behalf was obtained "
         "(required then; not given by the reporter themself)",
     )
+
+
+class CompoundSideEvaluation(Command):
+    """The provider's evaluation of the compound's side of a closed need (双向评价)."""
+
+    coordination: Evaluation = Field(description="the compound's coordination (协调配合)")
+    cooperation: Evaluation = Field(description="the residents' cooperation (居民配合)")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class OfferPublish(Command):
+    compound_id: UUID
+    category: OfferCategory = "other"
+    title: str = text(200)
+    description: str = text(5000)
+    capacity: int | None = Field(default=None, ge=1, le=MAX_CAPACITY, description="places, if limited")
+    schedule: str | None = Field(default=None, max_length=500, description="when, in words")
+    starts_on: Day = Field(description="the period's first day")
+    ends_on: Day | None = Field(default=None, description="its last day; none: open-ended")
+
+
+class OfferChange(Command):
+    """The fields to change; those not given stay as they are (null clears an optional one)."""
+
+    category: OfferCategory | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, min_length=1, max_length=5000)
+    capacity: int | None = Field(default=None, ge=1, le=MAX_CAPACITY)
+    schedule: str | None = Field(default=None, max_length=500)
+    starts_on: Day | None = None
+    ends_on: Day | None = None
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 class WithReason(Command):
@@ -127,7 +182,7 @@ class NeedNote(Command):
 
 class NeedExtend(Command):
     reason: Reason
-    resolve_due: AwareDatetime | None = Field(
+    resolve_due: Moment | None = Field(
         default=None,
         description=(
             "the new deadline: later than the current one, at most "

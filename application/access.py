@@ -28,8 +28,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "compound.read": ALL_ROLES,
     "party.register": frozenset({R.COMMUNITY_STAFF}),
     "party.read": ALL_ROLES,
+    # A property company's or co-building unit's staff register their party's
+    # needs toward the compound (DESIGN 2.5), and only those.
     "need.register": frozenset(
-        {R.RESIDENT, R.GRID_WORKER, R.COMMUNITY_STAFF, R.PARTY_BRANCH, R.OWNERS_COMMITTEE}
+        {
+            R.RESIDENT,
+            R.GRID_WORKER,
+            R.COMMUNITY_STAFF,
+            R.PARTY_BRANCH,
+            R.OWNERS_COMMITTEE,
+            R.PROPERTY_COMPANY,
+            R.CO_BUILDING_UNIT,
+        }
     ),
     "need.accept": COORDINATORS,
     "need.reject": COORDINATORS,
@@ -40,10 +50,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Staff close an unevaluated need (DESIGN 2.1); the party branch may be the
     # party the need is assigned to, and would close its own case.
     "need.close": frozenset({R.COMMUNITY_STAFF}),
-    "need.acknowledge": frozenset(PARTY_ROLES),
-    "need.resolve": frozenset(PARTY_ROLES),
-    "need.evaluate": frozenset({R.RESIDENT, R.COMMUNITY_STAFF, R.GRID_WORKER}),
-    "need.withdraw": frozenset({R.RESIDENT, R.COMMUNITY_STAFF, R.GRID_WORKER}),
+    # Community staff handle the compound's side of a need toward it themselves.
+    "need.acknowledge": frozenset({*PARTY_ROLES, R.COMMUNITY_STAFF}),
+    "need.resolve": frozenset({*PARTY_ROLES, R.COMMUNITY_STAFF}),
+    # The raising party's staff evaluate and withdraw a need it raised toward the compound.
+    "need.evaluate": frozenset(
+        {R.RESIDENT, R.COMMUNITY_STAFF, R.GRID_WORKER, R.PROPERTY_COMPANY, R.CO_BUILDING_UNIT}
+    ),
+    "need.withdraw": frozenset(
+        {R.RESIDENT, R.COMMUNITY_STAFF, R.GRID_WORKER, R.PROPERTY_COMPANY, R.CO_BUILDING_UNIT}
+    ),
+    # The provider's evaluation of the compound's side of a closed need (双向评价).
+    "need.evaluate_compound": frozenset({R.PROPERTY_COMPANY, R.CO_BUILDING_UNIT}),
     "need.add_note": frozenset({R.GRID_WORKER, R.COMMUNITY_STAFF, *PARTY_ROLES}),
     "need.supervise": frozenset({R.SUPERVISOR}),
     # Leaving a need out of a party's assessment (不纳入考评), and revoking it.
@@ -51,6 +69,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "need.read": CASE_READERS,
     "stats.read": AUDITORS,
     "audit.read": AUDITORS,
+    # Signing a checkpoint of the log's Merkle tree on demand (issue 26); the
+    # periodic ones are the server's own.
+    "audit.checkpoint": frozenset({R.SUPERVISOR}),
 }
 
 # Party staff who see every need of their compounds; the others see the
@@ -77,10 +98,12 @@ def can_see_need(
     reporter_id: str,
     assigned_party_id: UUID | None,
     collected_from: UUID | None = None,
+    raised_by_party_id: UUID | None = None,
 ) -> bool:
     """Residents see what they reported and what others collected from their
     household (``collected_from``, see ``domain.need.collected_from``); not
-    what another resident of the household reported."""
+    what another resident of the household reported. A party's staff see the
+    needs their party has, and those it raised toward the compound."""
     if actor.role == R.ADMIN or not actor.covers(compound_id):
         return False
     if actor.role == R.RESIDENT:
@@ -89,7 +112,7 @@ def can_see_need(
         )
     if actor.role in _SEES_ALL_NEEDS:
         return True
-    return actor.party_id is not None and actor.party_id == assigned_party_id
+    return actor.party_id is not None and actor.party_id in (assigned_party_id, raised_by_party_id)
 
 
 def need_scope(actor: Actor) -> dict[str, object]:
@@ -101,6 +124,8 @@ def need_scope(actor: Actor) -> dict[str, object]:
         scope["reporter_id"] = actor.id
         scope["household_id"] = None if actor.household_id is None else str(actor.household_id)
     elif actor.role not in _SEES_ALL_NEEDS:
+        # The needs their party has (and, in lists of needs, those it raised:
+        # ``own_party_id`` of the need view).
         scope["assigned_party_id"] = actor.party_id
     return scope
 

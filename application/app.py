@@ -12,6 +12,7 @@ from application.commitments import CommitmentCommands
 from application.compounds import CompoundCommands
 from application.consultations import ConsultationCommands
 from application.needs import NeedCommands
+from application.offers import OfferCommands
 from application.visits import VisitCommands
 from domain.consultation import Consultation
 
@@ -25,6 +26,7 @@ class Linli(
     CommitmentCommands,
     ConsultationCommands,
     AssessmentCommands,
+    OfferCommands,
 ):
     name = "Linli"
     snapshotting_intervals: ClassVar[dict[Any, int]] = {**COMMITMENT_SNAPSHOTTING, Consultation: 50}

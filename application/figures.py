@@ -33,6 +33,14 @@ repeats this):
 * Redos = episodes begun by an unsatisfied evaluation (重办).
 * Median hours to respond / resolve: from an episode's start to its
   acknowledgement / its resolution, over the episodes that have one.
+* Two-way evaluations (双向评价, ``two_way``), per compound, party and month
+  (of acceptance): the residents' evaluations of the party's episodes
+  (counts of satisfied, basically satisfied and unsatisfied, and the
+  satisfaction rate), and the party's evaluations of the compound's side of
+  the closed needs it resolved (coordination 协调配合 and residents'
+  cooperation 居民配合, each with its counts and its satisfaction rate:
+  satisfied or basically satisfied ÷ evaluated). Raw: exclusions from a
+  party's assessment do not apply to them.
 """
 
 from __future__ import annotations
@@ -157,6 +165,72 @@ def need_figures(
     }
 
 
+EVALUATION_CODES = ("satisfied", "basically_satisfied", "unsatisfied")
+
+
+def _evaluation_counts(evaluations: list[str]) -> dict[str, Any]:
+    counts = {code: evaluations.count(code) for code in EVALUATION_CODES}
+    return {
+        "evaluated": len(evaluations),
+        **counts,
+        "satisfaction_rate": ratio(
+            counts["satisfied"] + counts["basically_satisfied"], len(evaluations)
+        ),
+    }
+
+
+def two_way_entry(entries: Iterable[tuple[Row, list[Row]]], party_id: str) -> dict[str, Any]:
+    """Both ways of the evaluation for one party: the residents' of its
+    episodes, and its own of the compound's side (``compound_side_evaluation``)
+    of the needs it resolved."""
+    residents: list[str] = []
+    coordination: list[str] = []
+    cooperation: list[str] = []
+    for row, episodes in entries:
+        residents += [e["evaluation"] for e in episodes if e.get("evaluation") is not None]
+        side = row.get("compound_side_evaluation")
+        if side and side.get("party_id") == party_id:
+            coordination.append(side["coordination"])
+            cooperation.append(side["cooperation"])
+    return {
+        "residents": _evaluation_counts(residents),
+        "compound_side": {
+            "evaluated": len(coordination),
+            "coordination": _evaluation_counts(coordination),
+            "cooperation": _evaluation_counts(cooperation),
+        },
+    }
+
+
+def two_way_figures(
+    rows: Iterable[Row], zone: ZoneInfo, months: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """The two-way evaluations per compound, party and month of acceptance
+    (the monthly circulated report's 双向评价通报), for every party that had
+    an episode of a need of that month: see the module's description."""
+    table: dict[tuple[str, str, str], list[tuple[Row, list[Row]]]] = defaultdict(list)
+    for row in rows:
+        if row.get("accepted_at") is None:
+            continue
+        month = _local_month(row["accepted_at"], zone)
+        if months is not None and month not in months:
+            continue
+        per_party: dict[str, list[Row]] = defaultdict(list)
+        for episode in episodes_of(row):
+            per_party[episode["party_id"]].append(episode)
+        for party, own in per_party.items():
+            table[(row["compound_id"], party, month)].append((row, own))
+    return [
+        {
+            "compound_id": compound_id,
+            "party_id": party_id,
+            "month": month,
+            **two_way_entry(members, party_id),
+        }
+        for (compound_id, party_id, month), members in sorted(table.items())
+    ]
+
+
 def _adjusted(entries: list[tuple[Row, list[Row], bool]]) -> list[tuple[Row, list[Row], bool]]:
     """The entries as the assessment counts them: without the episodes of a
     party that a supervisor excluded the need from (不纳入考评), and without
@@ -213,7 +287,7 @@ def grouped_figures(
         "month": ("month",),
         "compound_party_month": ("compound_id", "party_id", "month"),
     }
-    return {
+    figures: dict[str, list[dict[str, Any]]] = {
         group: [
             {
                 **dict(zip(keys[group], key, strict=True)),
@@ -224,6 +298,19 @@ def grouped_figures(
         ]
         for group, table in by.items()
     }
+    figures["two_way"] = [
+        {
+            "compound_id": compound_id,
+            "party_id": party_id,
+            "month": month,
+            **two_way_entry(((row, own) for row, own, _ in members), party_id),
+        }
+        for (compound_id, party_id, month), members in sorted(
+            by["compound_party_month"].items()
+        )
+        if party_id != UNASSIGNED
+    ]
+    return figures
 
 
 def coverage(compound: Row, visits: Iterable[Row], month: str) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from domain.consultation import (
 )
 from domain.consultation import STATUS_LABELS_ZH as CONSULTATION_STATUS_ZH
 from domain.need import STATUS_LABELS_ZH
+from domain.offer import STATUS_LABELS_ZH as OFFER_STATUS_ZH
 from domain.party import PARTY_KIND_LABELS_ZH
 
 _ROLE_EN = {
@@ -82,6 +83,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "hotline": "12345 转办",
             "inspection": "巡查",
             "consultation": "议事提出",
+            "party_request": "共建单位/物业提出",
         },
         "en": {
             "household_visit": "Household visit",
@@ -89,6 +91,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
             "hotline": "12345 hotline",
             "inspection": "Inspection",
             "consultation": "Consultation",
+            "party_request": "Raised by a party",
         },
     },
     "role": {"zh": {str(k): v for k, v in ROLE_LABELS_ZH.items()}, "en": _ROLE_EN},
@@ -185,6 +188,41 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
     "obtained_by": {
         "zh": {"phone": "电话回访", "visit": "上门回访", "in_person": "当面询问"},
         "en": {"phone": "by phone", "visit": "on a visit", "in_person": "in person"},
+    },
+    "offer_status": {
+        "zh": {str(k): v for k, v in OFFER_STATUS_ZH.items()},
+        "en": {"published": "Published", "withdrawn": "Withdrawn"},
+    },
+    "offer_category": {
+        "zh": {
+            "education": "教育辅导",
+            "family_support": "困难家庭帮扶",
+            "elderly_care": "为老服务",
+            "health": "健康服务",
+            "legal_aid": "法律服务",
+            "culture_sports": "文体活动",
+            "volunteering": "志愿服务",
+            "other": "其他",
+        },
+        "en": {
+            "education": "Education and tutoring",
+            "family_support": "Help for families in difficulty",
+            "elderly_care": "Care for the elderly",
+            "health": "Health",
+            "legal_aid": "Legal aid",
+            "culture_sports": "Culture and sports",
+            "volunteering": "Volunteering",
+            "other": "Other",
+        },
+    },
+    "toward": {
+        "zh": {"compound": "向小区提出"},
+        "en": {"compound": "toward the compound"},
+    },
+    # The two-way evaluation (双向评价): what a provider evaluates of the compound's side.
+    "compound_side_aspect": {
+        "zh": {"coordination": "协调配合", "cooperation": "居民配合"},
+        "en": {"coordination": "coordination", "cooperation": "residents' cooperation"},
     },
     "electorate_source": {
         "zh": {"explicit": "按召集时提交的业主名单", "households": "按小区登记的住户及业主"},

@@ -10,7 +10,7 @@ from application.access import authorize, can_see_need
 from application.base import LinliBase, Recorded
 from domain.actor import Actor
 from domain.errors import InvalidValue, NotFound
-from domain.need import Need
+from domain.need import RAISING_ROLES, Need
 
 
 class NeedCommands(LinliBase):
@@ -28,10 +28,14 @@ class NeedCommands(LinliBase):
         household_id: UUID | None = None,
         location: str | None = None,
         attachments: list[str] | None = None,
+        toward: str | None = None,
         need_id: UUID | None = None,
     ) -> Recorded:
         authorize(by, "need.register")
         compound = self._visible_compound(by, compound_id, "compound_id")
+        if by.role in RAISING_ROLES:
+            # Raised for the party the credential names, which serves this compound.
+            self._own_party(by, compound_id)
         if building_id is not None and not compound.has_building(building_id):
             raise InvalidValue("building_id", "no such building in this compound")
         if household_id is not None and not compound.has_household(household_id):
@@ -48,15 +52,14 @@ class NeedCommands(LinliBase):
             household_id=household_id,
             location=location,
             attachments=attachments,
+            toward=toward,
         )
         return self._create(need)
 
     def get_need(self, by: Actor, need_id: UUID) -> Need:
         authorize(by, "need.read")
         need = self._load(Need, need_id, "need")
-        if not can_see_need(
-                by, need.compound_id, need.reporter_id, need.assigned_party_id, need.collected_from
-            ):
+        if not _sees(by, need):
             raise NotFound("need not found")
         return need
 
@@ -71,9 +74,7 @@ class NeedCommands(LinliBase):
         authorize(by, action)
 
         def checked(need: Need) -> None:
-            if not can_see_need(
-                by, need.compound_id, need.reporter_id, need.assigned_party_id, need.collected_from
-            ):
+            if not _sees(by, need):
                 raise NotFound("need not found")
             change(need)
 
@@ -107,6 +108,7 @@ class NeedCommands(LinliBase):
         reason: str | None = None,
         commitment_id: UUID | None = None,
         commitment_item_no: int | None = None,
+        offer_id: UUID | None = None,
         expected_version: int | None = None,
     ) -> Recorded:
         def assign(need: Need) -> None:
@@ -116,7 +118,11 @@ class NeedCommands(LinliBase):
                     raise InvalidValue(
                         "commitment_item_no", "cite a commitment and an item number together"
                     )
+                if offer_id is not None:
+                    raise InvalidValue("offer_id", "cite a service-list item or an offer, not both")
                 self.check_commitment_item(need, party, commitment_id, commitment_item_no)
+            if offer_id is not None and need.toward is None:
+                self.check_offer(need, party, offer_id)
             need.assign(
                 by=by,
                 party_id=party.id,
@@ -124,6 +130,7 @@ class NeedCommands(LinliBase):
                 reason=reason,
                 commitment_id=commitment_id,
                 commitment_item_no=commitment_item_no,
+                offer_id=offer_id,
                 policy=self.deadline_policy,
             )
 
@@ -169,6 +176,27 @@ class NeedCommands(LinliBase):
                 resolved=resolved,
                 obtained_by=obtained_by,
                 policy=self.deadline_policy,
+            ),
+            expected_version,
+        )
+
+    def evaluate_compound_side(
+        self,
+        by: Actor,
+        need_id: UUID,
+        *,
+        coordination: str,
+        cooperation: str,
+        comment: str | None = None,
+        expected_version: int | None = None,
+    ) -> Recorded:
+        """The provider's evaluation of the compound's side of a closed need (双向评价)."""
+        return self._change_need(
+            by,
+            need_id,
+            "need.evaluate_compound",
+            lambda n: n.evaluate_compound_side(
+                by=by, coordination=coordination, cooperation=cooperation, comment=comment
             ),
             expected_version,
         )
@@ -322,3 +350,14 @@ class NeedCommands(LinliBase):
             lambda n: n.revoke_exclusion(by=by, party_id=party_id, reason=reason),
             expected_version,
         )
+
+
+def _sees(by: Actor, need: Need) -> bool:
+    return can_see_need(
+        by,
+        need.compound_id,
+        need.reporter_id,
+        need.assigned_party_id,
+        need.collected_from,
+        need.raised_by_party_id,
+    )

@@ -16,6 +16,8 @@ from application.readmodel import (
 from application.summaries import Summary, Words, bilingual
 from domain.compound import Compound
 from domain.need import Need, NeedStatus
+from domain.offer import STATUS_LABELS_ZH as OFFER_STATUS_ZH
+from domain.offer import Offer, OfferStatus, offer_allowed_commands
 from domain.party import PARTY_KIND_LABELS_ZH, Party
 from domain.visit import HouseholdVisit
 
@@ -39,6 +41,10 @@ def need_row(row: Row | None, event: Any, position: int) -> Row:
             "description": event.description,
             "location": event.location,
             "attachments": list(event.attachments),
+            # A party's need toward the compound (DESIGN 2.5): "compound" and
+            # the raising party; None for a resident issue.
+            "toward": event.toward,
+            "raised_by_party_id": plain(event.raised_by_party_id),
             "status": NeedStatus.REPORTED.value,
             "priority": None,
             "reported_at": at,
@@ -51,6 +57,7 @@ def need_row(row: Row | None, event: Any, position: int) -> Row:
             "assigned_at": None,
             "commitment_id": None,
             "commitment_item_no": None,
+            "offer_id": None,
             "responded_at": None,
             "responded_within_limit": None,
             "resolved_at": None,
@@ -80,6 +87,10 @@ def need_row(row: Row | None, event: Any, position: int) -> Row:
             "confirmed_resolved": None,
             # Parties whose assessment leaves the need out (不纳入考评), with the reason.
             "excluded_parties": {},
+            # The party that resolved it last, and its evaluation of the
+            # compound's side once the need is closed (双向评价).
+            "resolved_by_party_id": None,
+            "compound_side_evaluation": None,
         }
     else:
         assert row is not None, f"no row for {event.originator_id}"
@@ -156,6 +167,7 @@ def _assigned(row: Row, e: Any, at: str) -> None:
         assigned_at=at,
         commitment_id=plain(e.commitment_id),
         commitment_item_no=e.commitment_item_no,
+        offer_id=plain(e.offer_id),
     )
     _begin_episode(row, e, at, "assigned" if first else "reassigned")
 
@@ -169,7 +181,11 @@ def _acknowledged(row: Row, e: Any, at: str) -> None:
 
 def _resolved(row: Row, e: Any, at: str) -> None:
     row.update(
-        status="resolved", resolved_at=at, resolved_within_limit=e.within_limit, outcome=e.outcome
+        status="resolved",
+        resolved_at=at,
+        resolved_within_limit=e.within_limit,
+        outcome=e.outcome,
+        resolved_by_party_id=row["assigned_party_id"],
     )
     _current_episode(row, resolved_at=at, resolved_within_limit=e.within_limit)
 
@@ -262,6 +278,18 @@ def _returned(row: Row, e: Any, at: str) -> None:
     row["consultations"] = path
 
 
+def _compound_side_evaluated(row: Row, e: Any, at: str) -> None:
+    row["compound_side_evaluation"] = {
+        "party_id": str(e.party_id),
+        "party_role": e.party_role,
+        "coordination": e.coordination,
+        "cooperation": e.cooperation,
+        "comment": e.comment,
+        "evaluated_by": e.actor_id,
+        "evaluated_at": at,
+    }
+
+
 def _exclusion(excluded: bool) -> Any:
     def change(row: Row, e: Any, at: str) -> None:
         party = str(e.party_id)
@@ -299,6 +327,7 @@ _NEED_CHANGES = {
     "ReturnedFromConsultation": _returned,
     "ExcludedFromAssessment": _exclusion(True),
     "ExclusionRevoked": _exclusion(False),
+    "CompoundSideEvaluated": _compound_side_evaluated,
 }
 
 
@@ -364,11 +393,10 @@ def party_row(row: Row | None, event: Any, position: int) -> Row:
 
 
 def need_related(event: Any, row: Row) -> list[str]:
-    """A service list's trail shows the needs assigned under its items, and their outcome."""
-    if row.get("commitment_id") and isinstance(
-        event, Need.Assigned | Need.Resolved | Need.Evaluated
-    ):
-        return [row["commitment_id"]]
+    """A service list's trail shows the needs assigned under its items, and
+    an offer's the needs served under it, and their outcome."""
+    if isinstance(event, Need.Assigned | Need.Resolved | Need.Evaluated):
+        return [row[key] for key in ("commitment_id", "offer_id") if row.get(key)]
     return []
 
 
@@ -390,6 +418,9 @@ def _registered(d: Row, w: Words) -> str:
     else:
         place = ""
     attachments = w.count(d.get("attachments"))
+    if d.get("toward") == "compound":
+        raiser = w.party_with_kind(d.get("raised_by_party_id"))
+        place += w.t(f"，由 {raiser} 向小区提出", f", raised toward the compound by {raiser}")
     if w.zh:
         return (
             f"登记诉求「{d.get('title') or ''}」：来源 {source}，类别 {category}{place}"
@@ -436,6 +467,9 @@ def _assigned(d: Row, w: Words) -> str:
         listed = w.commitment(d["commitment_id"])
         at_item = w.item(d["commitment_id"], d.get("commitment_item_no"), at=w.at)
         item = w.t(f"服务清单{listed}{at_item}", f"{at_item} of the service list {listed}".rstrip())
+    elif d.get("offer_id"):
+        offer = w.offer(d["offer_id"])
+        item = w.t(f"服务项目{offer}", f"the offer {offer}".rstrip())
     if w.zh:
         return (
             f"{'改派' if again else '派单'}给 {party}"
@@ -576,6 +610,17 @@ def _excluded(d: Row, w: Words) -> str:
     ) + w.then("：{}", ": {}", d.get("reason"))
 
 
+def _compound_side(d: Row, w: Words) -> str:
+    party = w.party_with_kind(d.get("party_id"), d.get("party_role"))
+    coordination = w.label("evaluation", d.get("coordination"))
+    cooperation = w.label("evaluation", d.get("cooperation"))
+    return w.t(
+        f"{party} 评价小区方面：协调配合{coordination}，居民配合{cooperation}",
+        f"{party} evaluated the compound's side: coordination {coordination}, "
+        f"residents' cooperation {cooperation}",
+    ) + w.then("；意见：{}", "; comment: {}", d.get("comment"))
+
+
 def _exclusion_revoked(d: Row, w: Words) -> str:
     party = w.party(d.get("party_id"))
     return w.t(
@@ -605,6 +650,7 @@ register_case_type(
         "Need.ReturnedFromConsultation": bilingual(_returned),
         "Need.ExcludedFromAssessment": bilingual(_excluded),
         "Need.ExclusionRevoked": bilingual(_exclusion_revoked),
+        "Need.CompoundSideEvaluated": bilingual(_compound_side),
     },
 )
 
@@ -694,6 +740,133 @@ def _visited(d: Row, w: Words) -> str:
 register_case_type(
     CaseType("visit", HouseholdVisit, visit_row),
     {"HouseholdVisit.Recorded": bilingual(_visited)},
+)
+
+# ----- offers (服务项目) ----------------------------------------------------------
+
+
+def offer_row(row: Row | None, event: Any, position: int) -> Row:
+    """The offer's case row after ``event``. The needs served under it are
+    counted from the need view (``offer_id``), when the offer is read."""
+    at = utc_text(event.timestamp)
+    if isinstance(event, Offer.Published):
+        row = {
+            "id": uuid_text(event.originator_id),
+            "compound_id": uuid_text(event.compound_id),
+            "party_id": uuid_text(event.party_id),
+            "party_kind": event.party_kind,
+            "status": OfferStatus.PUBLISHED.value,
+            "category": event.category,
+            "title": event.title,
+            "description": event.description,
+            "capacity": event.capacity,
+            "schedule": event.schedule,
+            "starts_on": event.starts_on,
+            "ends_on": event.ends_on,
+            "published_at": at,
+            "published_by": event.actor_id,
+            "changed_at": None,
+            "changes": 0,
+            "withdrawn_at": None,
+            "withdraw_reason": None,
+        }
+    else:
+        assert row is not None, f"no row for {event.originator_id}"
+        row = dict(row)
+        if isinstance(event, Offer.Changed):
+            row.update({name: getattr(event, name) for name in _OFFER_FIELDS})
+            row.update(changed_at=at, changes=row["changes"] + 1)
+        elif isinstance(event, Offer.Withdrawn):
+            row.update(
+                status=OfferStatus.WITHDRAWN.value, withdrawn_at=at, withdraw_reason=event.reason
+            )
+    row["version"] = event.originator_version
+    row["updated_at"] = at
+    row["position"] = position
+    return row
+
+
+_OFFER_FIELDS = ("category", "title", "description", "capacity", "schedule", "starts_on", "ends_on")
+
+
+def offer_for_reading(row: Row, need_ids: list[str]) -> Row:
+    """An offer's row as the API answers it: with labels, the commands its
+    status admits, and the needs served under it (their count and ids)."""
+    status = OfferStatus(row["status"])
+    return {
+        **row,
+        "status_zh": OFFER_STATUS_ZH[status],
+        "allowed_commands": offer_allowed_commands(status),
+        "needs_served": len(need_ids),
+        "served_need_ids": need_ids,
+    }
+
+
+def _offer_period(d: Row, w: Words) -> str:
+    start, end = d.get("starts_on"), d.get("ends_on")
+    if not start:
+        return ""
+    if end:
+        return w.t(f"，{start} 至 {end}", f", {start} to {end}")
+    return w.t(f"，自 {start} 起", f", from {start}")
+
+
+def _offer_published(d: Row, w: Words) -> str:
+    party = w.party_with_kind(d.get("party_id"), d.get("party_kind"))
+    category = w.label("offer_category", d.get("category"))
+    capacity = d.get("capacity")
+    if w.zh:
+        return (
+            f"{party} 发布服务项目「{d.get('title') or ''}」：类别 {category}"
+            + _offer_period(d, w)
+            + w.opt("，名额 {} 个", capacity)
+            + w.opt("，安排：{}", d.get("schedule"))
+        )
+    return (
+        f"{party} published the offer “{d.get('title') or ''}”: {category}"
+        + _offer_period(d, w)
+        + w.opt(", capacity {}", capacity)
+        + w.opt(", schedule: {}", d.get("schedule"))
+    )
+
+
+_OFFER_FIELD_ZH = {
+    "category": "类别",
+    "title": "标题",
+    "description": "内容",
+    "capacity": "名额",
+    "schedule": "时间安排",
+    "starts_on": "开始日期",
+    "ends_on": "结束日期",
+}
+
+
+def _offer_changed(d: Row, w: Words) -> str:
+    changed = [c for c in d.get("changed") or () if isinstance(c, str)]
+    if w.zh:
+        names = "、".join(_OFFER_FIELD_ZH.get(c, c) for c in changed)
+        return (
+            f"修改服务项目「{d.get('title') or ''}」" + w.opt("：{}", names)
+            + w.then("；理由：{}", "", d.get("reason"))
+        )
+    names = ", ".join(c.replace("_", " ") for c in changed)
+    return (
+        f"offer “{d.get('title') or ''}” changed" + w.opt(": {}", names)
+        + w.then("", "; reason: {}", d.get("reason"))
+    )
+
+
+def _offer_withdrawn(d: Row, w: Words) -> str:
+    return w.t("撤回服务项目", "offer withdrawn") + w.then("：{}", ": {}", d.get("reason"))
+
+
+register_case_type(
+    CaseType("offer", Offer, offer_row),
+    {
+        "Offer.Published": bilingual(_offer_published),
+        "Offer.Changed": bilingual(_offer_changed),
+        "Offer.Withdrawn": bilingual(_offer_withdrawn),
+    },
 )
 
 # The other aggregates' read-side registrations live beside their commands.

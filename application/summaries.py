@@ -154,6 +154,9 @@ def wanted(
                 ask.buildings.add(_id(get("building_id")))
         elif kind == "Party":
             pass
+        elif kind == "Offer":
+            if what == "Published":
+                want.case(get("party_id"))
         elif kind == "HouseholdVisit":
             ask = want.case(get("compound_id"))
             ask.buildings.add(_id(get("building_id")))
@@ -184,6 +187,8 @@ def _need_wants(
     want: Wanted, event: Any, what: str, case_id: str, get: Any, position: int | None
 ) -> None:
     if what == "Registered":
+        if get("raised_by_party_id") is not None:
+            want.case(get("raised_by_party_id"))
         building, household = get("building_id"), get("household_id")
         if building is not None or household is not None:
             ask = want.case(get("compound_id"))
@@ -200,7 +205,10 @@ def _need_wants(
                 ask.position = -1  # not known: read the list again
             elif ask.position != -1 and (ask.position is None or position > ask.position):
                 ask.position = position
-    elif what in ("ExcludedFromAssessment", "ExclusionRevoked"):
+        offer = get("offer_id")
+        if offer is not None:
+            want.case(offer)
+    elif what in ("ExcludedFromAssessment", "ExclusionRevoked", "CompoundSideEvaluated"):
         want.case(get("party_id"))
     elif what == "Merged":
         want.needs.add(_id(get("into_need_id")))
@@ -261,6 +269,11 @@ class PartyFacts:
 
 @dataclass(frozen=True)
 class NeedFacts:
+    title: str
+
+
+@dataclass(frozen=True)
+class OfferFacts:
     title: str
 
 
@@ -334,6 +347,9 @@ def facts_of(
         return NeedFacts(str(doc.get("title") or ""))
     if case_type == "party":
         return PartyFacts(str(doc.get("name") or ""), doc.get("kind"))
+    if case_type == "offer":
+        # An offer's title may change: it is read again for each page (``answers``).
+        return OfferFacts(str(doc.get("title") or ""))
     if case_type == "compound":
         kept = dict(before.households) if isinstance(before, CompoundFacts) else {}
         wanted_ids = set(households)
@@ -372,6 +388,8 @@ def answers(facts: Any, ask: Ask | None) -> bool:
     """Whether ``facts`` (kept from an earlier read) answer ``ask``."""
     if facts is None:
         return False
+    if isinstance(facts, OfferFacts):
+        return False  # an offer's title may change: read it again each time
     if ask is None:
         return True
     if isinstance(facts, CompoundFacts):
@@ -648,6 +666,13 @@ class Words:
             return facts.actions.get(number) or None
         return None
 
+    def offer(self, offer_id: Any) -> str:
+        """An offer (服务项目) by its title, quoted; "" when not known."""
+        facts = self.names.facts.get(_id(offer_id)) if offer_id is not None else None
+        if isinstance(facts, OfferFacts) and facts.title:
+            return _quote(facts.title, self.zh)
+        return ""
+
     def commitment(self, commitment_id: Any) -> str:
         """A service list's title in book quotes; "" when not known."""
         facts = self.names.facts.get(_id(commitment_id)) if commitment_id is not None else None
@@ -769,6 +794,9 @@ def _subject(name: str, w: Words) -> str:
         if isinstance(facts, NeedFacts):
             return w.t(f"诉求{_quote(facts.title, True)}：", f"need {_quote(facts.title, False)}: ")
         return w.t("诉求：", "need: ")
+    if kind == "Offer":
+        title = w.offer(w.case_id)
+        return w.t(f"服务项目{title}：", f"offer {title}: " if title else "offer: ")
     if kind == "Consultation":
         topic = w.topic(w.case_id)
         return w.t(f"协商议事{topic}：", f"consultation {topic}: " if topic else "consultation: ")

@@ -44,7 +44,28 @@ STATUS_LABELS_ZH = {
     NeedStatus.WITHDRAWN: "已撤回",
 }
 
-SOURCES = ("household_visit", "self_report", "hotline", "inspection", "consultation")
+SOURCES = (
+    "household_visit",
+    "self_report",
+    "hotline",
+    "inspection",
+    "consultation",
+    # A co-building unit or the property company asks something of the
+    # compound (DESIGN 2.5): a need ``toward`` the compound.
+    "party_request",
+)
+# Whom a need asks something of: ``None`` for a resident issue (the parties
+# serve it), ``"compound"`` for a party's request of the compound (a room,
+# volunteers, residents' cooperation), handled by the party branch or
+# community staff.
+TOWARD = ("compound",)
+# The parties that raise needs toward the compound, and that evaluate the
+# compound's side of the needs they served (DESIGN 2.5).
+RAISING_ROLES = frozenset({Role.PROPERTY_COMPANY, Role.CO_BUILDING_UNIT})
+PROVIDER_ROLES = frozenset({Role.PROPERTY_COMPANY.value, Role.CO_BUILDING_UNIT.value})
+# Who handles a need toward the compound: the party branch (assigned), or
+# community staff on the compound's behalf.
+COMPOUND_HANDLER_KINDS = frozenset({Role.PARTY_BRANCH.value})
 CATEGORIES = (
     "property_service",
     "facilities",
@@ -135,6 +156,10 @@ class Need(Aggregate):
         location: str | None
         attachments: list[str]
         visit_id: UUID | None
+        # Added in release 0.3 with defaults, which events stored before
+        # them read as (no upcast needed: an older event simply lacks them).
+        toward: str | None = None  # "compound" for a party's request of the compound
+        raised_by_party_id: UUID | None = None  # the party that raised it, then
 
         def apply(self, need: Need) -> None:
             need.compound_id = self.compound_id
@@ -149,6 +174,12 @@ class Need(Aggregate):
             need.location = self.location
             need.attachments = list(self.attachments)
             need.visit_id = self.visit_id
+            need.toward = self.toward
+            need.raised_by_party_id = self.raised_by_party_id
+            need.offer_id = None
+            need.resolved_by_party_id = None
+            need.resolved_by_party_role = None
+            need.compound_side_evaluation = None
             need.status = NeedStatus.REPORTED
             need.priority = None
             need.respond_due = None
@@ -198,6 +229,9 @@ class Need(Aggregate):
         reason: str | None
         respond_due: datetime | None
         resolve_due: datetime | None
+        # The unit's offer (服务项目) it is served under; an event stored
+        # before offers lacks it and reads the default.
+        offer_id: UUID | None = None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -209,6 +243,7 @@ class Need(Aggregate):
             need.assigned_party_role = self.party_role
             need.commitment_id = self.commitment_id
             need.commitment_item_no = self.commitment_item_no
+            need.offer_id = self.offer_id
             if self.party_id not in need.handled_by:
                 need.handled_by.append(self.party_id)
             need.begin_episode(self.respond_due, self.resolve_due)
@@ -231,6 +266,8 @@ class Need(Aggregate):
             need.resolved_at = self.timestamp
             need.resolved_within_limit = self.within_limit
             need.outcome = self.outcome
+            need.resolved_by_party_id = need.assigned_party_id
+            need.resolved_by_party_role = need.assigned_party_role
 
     class Evaluated(Event):
         """The reporter's evaluation (or one recorded on their behalf, saying how
@@ -261,6 +298,24 @@ class Need(Aggregate):
                 need.begin_episode(self.respond_due, self.resolve_due)
             else:
                 need.status = NeedStatus.CLOSED
+
+    class CompoundSideEvaluated(Event):
+        """The provider that resolved a closed need evaluates the compound's
+        side of it (双向评价): how the compound coordinated (协调配合) and how
+        the residents cooperated (居民配合)."""
+
+        party_id: UUID
+        party_role: str
+        coordination: str
+        cooperation: str
+        comment: str | None
+
+        def apply(self, need: Need) -> None:
+            need.compound_side_evaluation = {
+                "party_id": self.party_id,
+                "coordination": self.coordination,
+                "cooperation": self.cooperation,
+            }
 
     class Closed(Event):
         reason: str
@@ -384,14 +439,47 @@ class Need(Aggregate):
         location: str | None = None,
         attachments: list[str] | None = None,
         visit_id: UUID | None = None,
+        toward: str | None = None,
         id: UUID | None = None,  # noqa: A002 - the library's name
         now: datetime | None = None,
     ) -> Need:
         _choice("source", source, SOURCES)
         _choice("category", category, CATEGORIES)
+        if toward is not None:
+            _choice("toward", toward, TOWARD)
+        raised_by_party_id = None
+        if by.role in RAISING_ROLES:
+            # A property company's or co-building unit's staff raise needs of
+            # their party toward the compound, and only those.
+            toward = toward or "compound"
+            if by.party_id is None:
+                raise NotPermitted(f"your credential names no {by.role} party")
+            raised_by_party_id = by.party_id
+            if source != "party_request":
+                raise InvalidValue(
+                    "source", "a party's need toward the compound is registered as 'party_request'"
+                )
+            if household_id is not None:
+                raise InvalidValue("household_id", "a need toward the compound names no household")
+            if visit_id is not None:
+                raise InvalidValue("visit_id", "a need toward the compound comes of no visit")
+        elif toward is not None:
+            raise InvalidValue(
+                "toward",
+                "only a property company's or co-building unit's staff raise a need "
+                "toward the compound",
+            )
+        elif source == "party_request":
+            raise InvalidValue(
+                "source", "'party_request' is for a party's need toward the compound"
+            )
         if by.role == Role.RESIDENT:
             if source != "self_report":
                 raise InvalidValue("source", "a resident reports needs as 'self_report'")
+            if household_id is not None and household_id != by.household_id:
+                raise InvalidValue(
+                    "household_id", "a resident reports for their own household only; leave it out"
+                )
             household_id = by.household_id
         return cls._create(
             cls.Registered,
@@ -410,6 +498,8 @@ class Need(Aggregate):
             location=optional_text("location", location, 200),
             attachments=_attachments(attachments),
             visit_id=visit_id,
+            toward=toward,
+            raised_by_party_id=raised_by_party_id,
         )
 
     def accept(
@@ -444,16 +534,29 @@ class Need(Aggregate):
         party_role: str,
         commitment_id: UUID | None = None,
         commitment_item_no: int | None = None,
+        offer_id: UUID | None = None,
         reason: str | None = None,
         policy: DeadlinePolicy | None = None,
         now: datetime | None = None,
     ) -> None:
         """Give the need to a party: an episode of that party begins now, its
         limits running from now (with ``policy``; without, the need's own
-        deadlines run on, as before episodes)."""
+        deadlines run on, as before episodes). A need toward the compound
+        goes to the party branch; ``offer_id`` cites a co-building unit's
+        offer (checked by the application against the offer)."""
         self._check("assign")
         if party_role not in PARTY_ROLES:
             raise InvalidValue("party_id", f"a party of kind '{party_role}' cannot handle needs")
+        if self.toward == "compound":
+            if party_role not in COMPOUND_HANDLER_KINDS:
+                raise InvalidValue(
+                    "party_id",
+                    "a need toward the compound is handled by the party branch "
+                    f"(or community staff), not a party of kind '{party_role}'",
+                )
+            if offer_id is not None or commitment_id is not None:
+                field = "offer_id" if offer_id is not None else "commitment_id"
+                raise InvalidValue(field, "a need toward the compound is served under no offer or list")
         reassigning = self.status != NeedStatus.ACCEPTED
         if reassigning:
             reason = reason_text(reason, "reassigning a need")
@@ -474,9 +577,11 @@ class Need(Aggregate):
             commitment_item_no=commitment_item_no,
             reason=reason,
             **self._episode_dues(policy, now),
+            offer_id=offer_id,
         )
 
     def acknowledge(self, *, by: Actor, now: datetime | None = None) -> None:
+        self._check_staff_handling(by, "acknowledge")
         self._check("acknowledge")
         self._check_assigned_party(by, "acknowledge")
         now = now or self.Acknowledged.create_timestamp()
@@ -484,6 +589,7 @@ class Need(Aggregate):
         self._trigger(self.Acknowledged, by, now, within_limit=within)
 
     def resolve(self, *, by: Actor, outcome: str, now: datetime | None = None) -> None:
+        self._check_staff_handling(by, "resolve")
         self._check("resolve")
         self._check_assigned_party(by, "resolve")
         outcome = required_text("outcome", outcome, 5000)
@@ -566,6 +672,46 @@ class Need(Aggregate):
             )
         self._trigger(self.Closed, by, now, reason=reason)
 
+    def evaluate_compound_side(
+        self,
+        *,
+        by: Actor,
+        coordination: str,
+        cooperation: str,
+        comment: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """The other way of the two-way evaluation (双向评价): once a need
+        served by a property company or a co-building unit is closed, the
+        staff of the party that resolved it (in its last episode) evaluate
+        the compound's coordination (协调配合) and the residents' cooperation
+        (居民配合), once."""
+        if self.status != NeedStatus.CLOSED:
+            raise IllegalTransition("evaluate_compound", self.status, self.allowed_commands)
+        if self.resolved_by_party_role not in PROVIDER_ROLES:
+            raise NotPermitted(
+                "only a property company or a co-building unit that resolved a need "
+                "evaluates the compound's side of it"
+            )
+        if not by.is_party_staff or by.party_id != self.resolved_by_party_id:
+            raise NotPermitted(
+                "only the staff of the party that resolved this need evaluate the compound's side"
+            )
+        if self.compound_side_evaluation is not None:
+            raise Conflict("the compound's side of this need was already evaluated")
+        _choice("coordination", coordination, EVALUATIONS)
+        _choice("cooperation", cooperation, EVALUATIONS)
+        self._trigger(
+            self.CompoundSideEvaluated,
+            by,
+            now,
+            party_id=self.resolved_by_party_id,
+            party_role=self.resolved_by_party_role,
+            coordination=coordination,
+            cooperation=cooperation,
+            comment=optional_text("comment", comment, 2000),
+        )
+
     def reject(self, *, by: Actor, reason: str, now: datetime | None = None) -> None:
         self._check("reject")
         self._trigger(self.Rejected, by, now, reason=reason_text(reason, "rejecting"))
@@ -618,10 +764,14 @@ class Need(Aggregate):
         now: datetime | None = None,
     ) -> None:
         self._check("add_note")
-        if by.is_party_staff and by.party_id != self.assigned_party_id and by.role not in (
-            Role.PARTY_BRANCH,
-        ):
-            raise NotPermitted("only the assigned party's staff add notes among the parties")
+        own = by.party_id is not None and by.party_id in (
+            self.assigned_party_id,
+            self.raised_by_party_id,
+        )
+        if by.is_party_staff and not own and by.role not in (Role.PARTY_BRANCH,):
+            raise NotPermitted(
+                "only the assigned party's (or the raising party's) staff add notes among the parties"
+            )
         self._trigger(
             self.NoteAdded,
             by,
@@ -788,7 +938,10 @@ class Need(Aggregate):
         return collected_from(self.household_id, self.reporter_role)
 
     def speaks_for_reporter(self, by: Actor) -> bool:
-        """The reporter, or a resident of the household a need was collected from."""
+        """The reporter, or a resident of the household a need was collected
+        from; for a need toward the compound, the raising party's staff."""
+        if self.raised_by_party_id is not None:
+            return by.is_party_staff and by.party_id == self.raised_by_party_id
         if by.role == Role.RESIDENT and self.collected_from is not None:
             if by.household_id == self.collected_from:
                 return True
@@ -805,7 +958,14 @@ class Need(Aggregate):
             )
         return True
 
+    def _check_staff_handling(self, by: Actor, command: str) -> None:
+        """Community staff handle only needs toward the compound, whatever their status."""
+        if by.role == Role.COMMUNITY_STAFF and self.toward != "compound":
+            raise NotPermitted(f"only the staff of the assigned party may {command} this need")
+
     def _check_assigned_party(self, by: Actor, command: str) -> None:
+        if self.toward == "compound" and by.role == Role.COMMUNITY_STAFF:
+            return  # community staff handle the compound's side themselves
         if not by.is_party_staff or by.party_id != self.assigned_party_id:
             raise NotPermitted(f"only the staff of the assigned party may {command} this need")
 

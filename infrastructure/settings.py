@@ -65,6 +65,30 @@ class Settings(BaseSettings):
     # stream of commands, those of one interval are applied in one transaction.
     projection_batch_interval: float = Field(default=0.05, ge=0, le=1)
 
+    # Signed checkpoints of the Merkle tree over the log (issue 26,
+    # infrastructure/transparency_log.py): the Ed25519 private key (PEM, made
+    # by ``linli audit keygen --out FILE``); without one no checkpoint is made.
+    checkpoint_key_file: Path | None = None
+    # With a key, the process that keeps the views also signs a checkpoint
+    # this often (seconds), when the log has grown since the last one; 0: only
+    # on demand (POST /audit/checkpoints).
+    checkpoint_interval_seconds: float = Field(default=3600, ge=0, le=366 * 86400)
+
+    # Outbound webhooks (issue 25 item 2, infrastructure/webhooks.py). A serving
+    # process delivers them (one thread) unless ``webhooks_deliver`` is off;
+    # several processes may: a lease keeps each subscription to one at a time.
+    webhooks_deliver: bool = True
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # The wait after the n-th consecutive failure: min(cap, base * 2**(n-1)), less up to half (jitter).
+    webhook_backoff_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    webhook_backoff_cap_seconds: float = Field(default=600.0, gt=0, le=86400)
+    # Consecutive failed attempts after which a subscription pauses (POST /webhooks/{id}/resume).
+    webhook_max_failures: int = Field(default=10, ge=1, le=1000)
+    # Other processes' events are seen this often (this process's own at once).
+    webhook_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    # How long a worker holds a subscription without renewing it (after a crash, the wait).
+    webhook_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+
     @field_validator("respond_limits", "resolve_limits", "redo_respond_limits", "redo_resolve_limits")
     @classmethod
     def _limits_for_every_priority(cls, value: dict[str, str] | None) -> dict[str, str] | None:

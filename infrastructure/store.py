@@ -8,7 +8,7 @@ import sqlite3
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from application.app import Linli
+from infrastructure.board_links import BoardLinks, create_board_links_table
 from infrastructure.calendar import deadline_policy
 from infrastructure.credentials import Credentials
 from infrastructure.people import People
@@ -23,7 +24,9 @@ from infrastructure.listening import Listener
 from infrastructure.recorders import changed_aggregates
 from infrastructure.runner import ViewUpdater
 from infrastructure.settings import Settings
+from infrastructure.transparency_log import TransparencyLog
 from infrastructure.views import EventLog, LinliViews, PostgresViews, SQLiteViews
+from infrastructure.webhooks import WebhookWorker, Webhooks, WorkerSettings
 
 
 def application_env(settings: Settings) -> dict[str, str]:
@@ -64,6 +67,27 @@ class Services:
     people: People
     updater: ViewUpdater
     other_writers: Listener | None = None
+    # The public notice boards' links (infrastructure/board_links.py), in the
+    # views' datastore; its table is made by ``build_services``.
+    board_links: BoardLinks = field(init=False)
+    # The Merkle tree over the log and its checkpoints (issue 26,
+    # infrastructure/transparency_log.py); its thread runs once started.
+    transparency: TransparencyLog = field(init=False)
+    # Outbound webhooks (issue 25 item 2, infrastructure/webhooks.py): the
+    # subscriptions and delivery log, and the worker that delivers them; a
+    # serving process starts the worker (api/app.py's lifespan).
+    webhooks: Webhooks = field(init=False)
+    webhook_worker: WebhookWorker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.board_links = BoardLinks(self.views)
+        self.transparency = TransparencyLog.for_services(self)
+        self.app.on_recorded(self.transparency.wake)
+        self.webhooks = Webhooks(self.views, self.app.recorder.max_notification_id)
+        with schema_lock(self.settings):
+            self.webhooks.create_tables()
+        self.webhook_worker = WebhookWorker(self.app, self.webhooks, WorkerSettings.of(self.settings))
+        self.app.on_recorded(self.webhook_worker.wake)
 
     def listen_for_other_writers(self) -> None:
         """For a serving process: forget the kept copies of aggregates that
@@ -103,7 +127,9 @@ class Services:
         return head or 0, at or 0
 
     def close(self) -> None:
+        self.webhook_worker.stop()
         self.updater.stop()
+        self.transparency.stop()
         if self.other_writers is not None:
             self.other_writers.stop()
         self.app.close()
@@ -317,6 +343,7 @@ def build_services(settings: Settings) -> Services:
             else PostgresViews(datastore, log)
         )
         views.create_table()  # type: ignore[attr-defined]
+        create_board_links_table(views)
         views.timezone = ZoneInfo(settings.timezone)
         people = People(views)
         people.adopt_legacy_credentials()

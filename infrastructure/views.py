@@ -65,11 +65,25 @@ NEED_COLUMNS = (
     "commitment_id",
     "consultation_id",
     "registered_position",
+    "offer_id",
+    "raised_by_party_id",
 )
+# Columns added to need_view after its first release: added to a table
+# created before them when the views open (their rows hold none yet).
+ADDED_NEED_COLUMNS = ("offer_id", "raised_by_party_id")
 VIEW_TABLES = ("need_view", "case_view", "case_history")
 TABLES = (*VIEW_TABLES, "credentials", "persons", "console_sessions")
 INDEXES = {
-    "need_view": ("compound", "position", "party", "reporter", "household", "commitment"),
+    "need_view": (
+        "compound",
+        "position",
+        "party",
+        "reporter",
+        "household",
+        "commitment",
+        "offer",
+        "raiser",
+    ),
     "case_view": ("type", "period"),
 }
 
@@ -125,7 +139,8 @@ class LinliViews:
             "reported_at TEXT NOT NULL, "
             "respond_due TEXT, "
             "resolve_due TEXT, responded_at TEXT, commitment_id TEXT, consultation_id TEXT, "
-            f"registered_position {b} NOT NULL, doc TEXT NOT NULL)",
+            f"registered_position {b} NOT NULL, doc TEXT NOT NULL, "
+            "offer_id TEXT, raised_by_party_id TEXT)",
             "CREATE INDEX IF NOT EXISTS need_view{sfx}_compound "
             "ON {need_view} (compound_id, registered_position)",
             "CREATE INDEX IF NOT EXISTS need_view{sfx}_position ON {need_view} (registered_position)",
@@ -162,9 +177,23 @@ class LinliViews:
             "CREATE INDEX IF NOT EXISTS console_sessions_token ON {console_sessions} (token_hash)",
         ]
 
+    def added_ddl(self) -> list[str]:
+        """Indexes on the columns added after the first release."""
+        return [
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_offer ON {need_view} (offer_id)",
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_raiser "
+            "ON {need_view} (raised_by_party_id, registered_position)",
+        ]
+
     def create_view_tables(self) -> None:
         with self.datastore.transaction(commit=True) as c:
             for statement in self.view_ddl():
+                c.execute(self.sql(statement))
+            need_view = self.table("need_view")
+            for column in ADDED_NEED_COLUMNS:
+                if not self.has_column(c, need_view, column):
+                    c.execute(self.sql(f"ALTER TABLE {{need_view}} ADD COLUMN {column} TEXT"))
+            for statement in self.added_ddl():
                 c.execute(self.sql(statement))
             # Trails were once stored rendered: the positions they hold are
             # all a trail needs now, so the documents go (nothing is lost).
@@ -376,7 +405,7 @@ class LinliViews:
                     f"INSERT INTO {{need_view}} ({columns}) VALUES ({marks}) "
                     f"ON CONFLICT (id) DO UPDATE SET {updates}"
                 ),
-                [(*(row[col] for col in NEED_COLUMNS), _dump(row)) for row in needs],
+                [(*(row.get(col) for col in NEED_COLUMNS), _dump(row)) for row in needs],
             )
 
     def _write_cases(self, c: Any, cases: dict[str, Row]) -> None:
@@ -425,6 +454,9 @@ class LinliViews:
         reporter_id: str | None = None,
         household_id: str | None = None,
         assigned_party_id: str | None = None,
+        own_party_id: str | None = None,
+        raised_by_party_id: str | None = None,
+        toward: str | None = None,
         status: list[str] | None = None,
         category: list[str] | None = None,
         priority: list[str] | None = None,
@@ -465,6 +497,16 @@ class LinliViews:
         if assigned_party_id is not None:
             where.append("assigned_party_id = ?")
             params.append(assigned_party_id)
+        if own_party_id is not None:
+            # A party's staff: the needs it has, and those it raised toward the compound.
+            where.append("(assigned_party_id = ? OR raised_by_party_id = ?)")
+            params.extend([own_party_id, own_party_id])
+        if raised_by_party_id is not None:
+            where.append("raised_by_party_id = ?")
+            params.append(raised_by_party_id)
+        if toward is not None:
+            where.append(f"{self.doc_field('toward')} = ?")
+            params.append(toward)
         if disputed is not None:
             where.append(f"consultation_id IS {'NOT ' if disputed else ''}NULL")
         if reported_from is not None:
@@ -739,10 +781,15 @@ class LinliViews:
         periods: list[str] | None = None,
         limit: int = 1000,
         cursor: int | None = None,
+        party_id: str | None = None,
     ) -> tuple[list[Row], int | None]:
-        """A page of one type's cases, oldest first, and the next page's cursor."""
+        """A page of one type's cases, oldest first, and the next page's cursor;
+        ``party_id``: only the cases whose document names that party (an offer's)."""
         where = ["case_type = ?"]
         params: list[Any] = [case_type]
+        if party_id is not None:
+            where.append(f"{self.doc_field('party_id')} = ?")
+            params.append(party_id)
         for column, values in (
             ("compound_id", compound_ids),
             ("status", status),
@@ -776,6 +823,35 @@ class LinliViews:
                 self.sql("SELECT doc FROM {need_view} WHERE commitment_id = ?"), [commitment_id]
             )
             return [_load(r["doc"]) for r in c.fetchall()]
+
+    def needs_serving(self, offer_id: str) -> list[str]:
+        """The ids of the needs served under an offer (assigned citing it), oldest first."""
+        with self.reading() as c:
+            c.execute(
+                self.sql(
+                    "SELECT id FROM {need_view} WHERE offer_id = ? ORDER BY registered_position"
+                ),
+                [offer_id],
+            )
+            return [r["id"] for r in c.fetchall()]
+
+    def needs_served(self, offer_ids: Sequence[str]) -> dict[str, list[str]]:
+        """By offer, the ids of the needs served under it (none: an empty list)."""
+        found: dict[str, list[str]] = {offer_id: [] for offer_id in offer_ids}
+        unique = sorted(found)
+        with self.reading() as c:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                c.execute(
+                    self.sql(
+                        f"SELECT id, offer_id FROM {{need_view}} WHERE offer_id IN "
+                        f"({','.join('?' * len(chunk))}) ORDER BY registered_position"
+                    ),
+                    chunk,
+                )
+                for r in c.fetchall():
+                    found[r["offer_id"]].append(r["id"])
+        return found
 
     def dump_all(self) -> dict[str, list[Row]]:
         """Every view row, in a stable order, to compare a view with a replay
@@ -1012,7 +1088,7 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
             c.execute(
                 statement,
                 [
-                    _dump_all([{col: row[col] for col in NEED_COLUMNS} for row in rows]),
+                    _dump_all([{col: row.get(col) for col in NEED_COLUMNS} for row in rows]),
                     _lines([_dump(row) for row in rows]),
                 ],
             )

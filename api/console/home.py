@@ -38,6 +38,7 @@ class ToDo:
     action: str  # the permission whose holders act on these
     filters: tuple[tuple[str, str], ...]  # the list's filters (needs, or consultations)
     own_party: bool = False  # only the needs assigned to the caller's own party
+    raised_by_own_party: bool = False  # only the needs the caller's party raised (DESIGN 2.5)
     kind: str = "needs"  # or "consultations"
     urgent: bool = False
 
@@ -50,6 +51,8 @@ TODOS = (
     ToDo("todo_overdue", "need.assign", (("overdue", "true"),), urgent=True),
     ToDo("todo_overdue", "need.supervise", (("overdue", "true"),), urgent=True),
     ToDo("todo_overdue", "need.acknowledge", (("overdue", "true"),), own_party=True, urgent=True),
+    # A provider evaluates the needs its party raised toward the compound, not those it resolved.
+    ToDo("todo_resolved", "need.evaluate", (("status", "resolved"),), raised_by_own_party=True),
     ToDo("todo_resolved", "need.evaluate", (("status", "resolved"),)),
     ToDo("todo_proposed", "consultation.convene", (("status", "proposed"),), kind="consultations"),
 )
@@ -68,6 +71,7 @@ def _count(console: Console, todo: ToDo, filters: dict[str, Any]) -> tuple[int, 
                 category=None,
                 priority=None,
                 party_id=filters.get("party_id"),
+                raised_by_party_id=filters.get("raised_by_party_id"),
                 overdue=True if "overdue" in filters else None,
                 reported_from=None,
                 reported_to=None,
@@ -107,10 +111,10 @@ def todos(console: Console) -> list[dict[str, Any]]:
         if todo.key in seen or not console.may(todo.action):
             continue
         filters: dict[str, Any] = dict(todo.filters)
-        if todo.own_party:
+        if todo.own_party or todo.raised_by_own_party:
             if actor.party_id is None:
                 continue
-            filters["party_id"] = actor.party_id
+            filters["raised_by_party_id" if todo.raised_by_own_party else "party_id"] = actor.party_id
         seen.add(todo.key)
         count, more = _count(console, todo, filters)
         path = f"/console/{todo.kind}"

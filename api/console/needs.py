@@ -75,6 +75,7 @@ class NeedFilters(Query):
     status: list[needs_api.StatusCode] | None = None  # type: ignore[valid-type]
     category: list[s.Category] | None = None  # type: ignore[valid-type]
     party_id: UUID | None = None
+    raised_by_party_id: UUID | None = None  # needs a party raised toward the compound
     overdue: bool | None = None
     q: Keyword | None = None
     cursor: Cursor | None = None
@@ -92,6 +93,7 @@ def _list_needs(console: Console, filters: NeedFilters, *, csv: bool) -> Any:
         status=filters.status,
         category=filters.category,
         party_id=filters.party_id,
+        raised_by_party_id=filters.raised_by_party_id,
         overdue=filters.overdue,
         reported_from=None,
         reported_to=None,
@@ -107,7 +109,7 @@ def _filter_params(filters: NeedFilters) -> list[tuple[str, Any]]:
     params: list[tuple[str, Any]] = [("compound_id", filters.compound_id)]
     params += [("status", v) for v in filters.status or []]
     params += [("category", v) for v in filters.category or []]
-    params += [("party_id", filters.party_id)]
+    params += [("party_id", filters.party_id), ("raised_by_party_id", filters.raised_by_party_id)]
     if filters.overdue is not None:
         params.append(("overdue", "true" if filters.overdue else "false"))
     params.append(("q", filters.q))

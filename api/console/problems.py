@@ -102,6 +102,16 @@ FIELDS = {
     "token": "访问令牌",
     "keyword": "关键词",
     "q": "关键词",
+    "offer_id": "服务项目",
+    "toward": "提出对象",
+    "raised_by_party_id": "提出单位",
+    "coordination": "协调配合",
+    "cooperation": "居民配合",
+    "capacity": "名额",
+    "schedule": "时间安排",
+    "starts_on": "开始日期",
+    "ends_on": "结束日期",
+    "visit_id": "入户走访",
 }
 
 # Commands, as the trail and the case page name them.
@@ -123,6 +133,7 @@ COMMANDS = {
     "add_note": "添加备注",
     "supervise": "督办",
     "return from consultation": "从协商议事退回",
+    "evaluate_compound": "评价小区方面的配合",
     # a consultation
     "attach_need": "加入诉求",
     "convene": "召集会议",
@@ -147,7 +158,7 @@ _SUBJECTS = (
     ("need_status", "这件诉求", ("register", "accept", "reject", "merge", "withdraw", "assign",
                                  "transfer", "acknowledge", "escalate", "resolve", "evaluate",
                                  "close", "extend", "add_note", "supervise",
-                                 "return from consultation")),
+                                 "return from consultation", "evaluate_compound")),
     ("consultation_status", "这次协商议事", ("attach_need", "convene", "record_opinion", "vote",
                                             "close_vote", "record_resolution", "publish",
                                             "add_actions", "complete_action", "cancel")),
@@ -159,7 +170,9 @@ _SUBJECTS = (
 ACTIONS = {
     "assessment.close": "结算月度考评",
     "assessment.read": "查看月度考评",
+    "audit.checkpoint": "签发日志检查点",
     "audit.read": "查看争议审计",
+    "board.link": "管理小区公示栏的链接",
     "commitment.amend": "修订服务清单",
     "commitment.confirm": "确认服务清单",
     "commitment.draft": "起草服务清单",
@@ -190,6 +203,7 @@ ACTIONS = {
     "need.close": "归档诉求",
     "need.escalate": "将诉求提交协商议事",
     "need.evaluate": "评价诉求办理结果",
+    "need.evaluate_compound": "评价小区方面的配合（双向评价）",
     "need.exclude": "将诉求排除出考评",
     "need.extend": "延长办结时限",
     "need.merge": "合并诉求",
@@ -200,11 +214,17 @@ ACTIONS = {
     "need.supervise": "督办诉求",
     "need.transfer": "转办诉求",
     "need.withdraw": "撤回诉求",
+    "offer.change": "修改服务项目",
+    "offer.publish": "发布服务项目",
+    "offer.read": "查看服务项目",
+    "offer.withdraw": "撤回服务项目",
     "party.read": "查看责任主体",
     "party.register": "登记责任主体",
     "stats.read": "查看统计",
     "visit.read": "查看入户走访",
     "visit.record": "记录入户走访",
+    "webhook.manage": "管理外发通知（Webhook）订阅",
+    "webhook.read": "查看外发通知（Webhook）订阅",
 }
 
 # What a "... not found" names.
@@ -219,6 +239,7 @@ THINGS = {
     "building": "楼栋",
     "person": "人员",
     "assessment": "月度考评",
+    "offer": "服务项目",
     "page": "页面",
 }
 
@@ -455,8 +476,14 @@ def _not_permitted(message: str) -> str:
     if reporter:
         verb = {"evaluates": "评价", "withdraws": "撤回"}.get(reporter.group(1), "办理")
         return f"只有登记人本人，或代其办理的社区工作人员、网格员，才能{verb}这件诉求。"
-    if message == "only the assigned party's staff add notes among the parties":
-        return "只有承办这件诉求的责任方的工作人员才能添加责任方之间的备注。"
+    if message == "only the assigned party's (or the raising party's) staff add notes among the parties":
+        return "只有承办（或提出）这件诉求的责任方的工作人员才能添加责任方之间的备注。"
+    if message.startswith("only the staff of the party that resolved this need evaluate"):
+        return "只有办结这件诉求的责任方的工作人员才能评价小区方面的配合。"
+    if message.startswith("only a property company or a co-building unit that resolved"):
+        return "只有办结这件诉求的物业服务企业或共建单位才能评价小区方面的配合。"
+    if message.startswith("only the staff of the offering unit may"):
+        return "只有发布这个服务项目的共建单位的工作人员才能修改或撤回它。"
     return "您没有权限执行此操作。如需办理，请交由有此权限的人员，或联系管理员。"
 
 

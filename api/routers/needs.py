@@ -68,6 +68,7 @@ def visible_need(services: Services, actor: Actor, need_id: UUID) -> dict[str, A
         collected_from(
             UUID(row["household_id"]) if row["household_id"] else None, row["reporter_role"]
         ),
+        UUID(row["raised_by_party_id"]) if row.get("raised_by_party_id") else None,
     ):
         raise NotFound("need not found")
     return row
@@ -172,6 +173,28 @@ def evaluate_need(
 ) -> s.Recorded:
     return _recorded(
         services.app.evaluate_need(actor, need_id, **body.model_dump(), expected_version=version)
+    )
+
+
+@router.post(
+    "/{need_id}/evaluate-compound",
+    response_model=s.Recorded,
+    summary="the provider evaluates the compound's side of a closed need (双向评价)",
+)
+def evaluate_compound_side(
+    need_id: UUID,
+    body: s.CompoundSideEvaluation,
+    services: ServicesDep,
+    actor: Annotated[Actor, Depends(requires("need.evaluate_compound"))],
+    version: ExpectedVersion,
+) -> s.Recorded:
+    """Once a need a property company or co-building unit resolved is closed,
+    that party's staff evaluate, once, the compound's coordination and the
+    residents' cooperation."""
+    return _recorded(
+        services.app.evaluate_compound_side(
+            actor, need_id, **body.model_dump(), expected_version=version
+        )
     )
 
 
@@ -298,10 +321,10 @@ def revoke_exclusion(
 _DAYS = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 # The days of a query's date range, within the domain's sane range of days.
 ReportedFrom = Annotated[
-    date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description=f"first day, inclusive; {_DAYS}")
+    s.Day | None, Query(description=f"first day, inclusive; {_DAYS}")
 ]
 ReportedTo = Annotated[
-    date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description=f"last day, inclusive; {_DAYS}")
+    s.Day | None, Query(description=f"last day, inclusive; {_DAYS}")
 ]
 # A keyword searched for in needs' titles and descriptions.
 Keyword = Annotated[
@@ -340,6 +363,12 @@ def list_needs(
     category: Annotated[list[s.Category] | None, Query()] = None,
     priority: Annotated[list[s.Priority] | None, Query()] = None,
     party_id: UUID | None = None,
+    raised_by_party_id: Annotated[
+        UUID | None, Query(description="needs this party raised toward the compound")
+    ] = None,
+    toward: Annotated[
+        s.Toward | None, Query(description="compound: the parties' needs toward the compound")
+    ] = None,
     overdue: bool | None = None,
     reported_from: ReportedFrom = None,
     reported_to: ReportedTo = None,
@@ -360,12 +389,14 @@ def list_needs(
         )
     elif compound_ids is not None:
         compound_ids = [str(c) for c in compound_ids]  # type: ignore[attr-defined]
+    own_party_id = None
     if "assigned_party_id" in scope:
+        # A party's staff: the needs their party has, and those it raised.
         own = scope["assigned_party_id"]
         if own is None or (party_id is not None and party_id != own):
             party_id = NO_PARTY
-        else:
-            party_id = own  # type: ignore[assignment]
+        elif party_id is None:
+            own_party_id = str(own)
     now = datetime.now(UTC)
     filters: dict[str, Any] = {
         "now": now,
@@ -373,6 +404,9 @@ def list_needs(
         "reporter_id": scope.get("reporter_id"),
         "household_id": scope.get("household_id"),
         "assigned_party_id": str(party_id) if party_id else None,
+        "own_party_id": own_party_id,
+        "raised_by_party_id": str(raised_by_party_id) if raised_by_party_id else None,
+        "toward": toward,
         "status": status,
         "category": category,
         "priority": priority,

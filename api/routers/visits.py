@@ -8,7 +8,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from application.access import ensure_compound_visible
 from application.figures import coverage, month_range
@@ -47,7 +47,7 @@ class NeedOnTheSpot(s.Command):
 class VisitRecord(s.Command):
     compound_id: UUID
     household_id: UUID
-    visited_at: AwareDatetime | None = Field(
+    visited_at: s.Moment | None = Field(
         default=None,
         description=f"default: now; not in the future, not before {FIRST_YEAR}",
     )

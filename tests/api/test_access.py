@@ -200,6 +200,21 @@ def test_a_resident_reports_for_their_own_household(client: TestClient, world: W
     )
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"][-1] == "source"
+    before = world.services.app.recorder.max_notification_id()
+    another = client.post(
+        "/needs",
+        json={
+            "compound_id": str(world.compound_id),
+            "source": "self_report",
+            "household_id": str(world.households[1]),
+            "title": "x",
+            "description": "y",
+        },
+        headers=world.headers("resident"),
+    )
+    assert another.status_code == 422, another.text
+    assert another.json()["detail"][0]["loc"][-1] == "household_id"
+    assert world.services.app.recorder.max_notification_id() == before
 
 
 def test_party_staff_see_only_needs_assigned_to_their_party(

@@ -420,8 +420,14 @@ def test_the_home_page_counts_what_each_role_acts_on_and_links_to_it(
         "todo-assigned": "1",  # the overdue one, not yet acknowledged
         "todo-in-progress": "1",
         "todo-overdue": "1",
+        # Needs its party raised toward the compound, awaiting its evaluation;
+        # never the residents' needs it resolved itself.
+        "todo-resolved": "0",
     }
     pc = str(world.parties["property_company"])
+    assert company["todo-resolved"][1] == f"/console/needs?status=resolved&raised_by_party_id={pc}"
+    raised = browser(app, world, "property_company").client.get(company["todo-resolved"][1])
+    assert raised.status_code == 200 and rows_of(raised) == []
     assert company["todo-in-progress"][1] == f"/console/needs?status=in_progress&party_id={pc}"
     listed = rows_of(browser(app, world, "property_company").client.get(company["todo-in-progress"][1]))
     assert listed == [working]

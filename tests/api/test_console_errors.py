@@ -91,12 +91,12 @@ def test_a_role_that_may_not_is_told_which_role_and_what(
 ) -> None:
     need = api.to_in_progress()
     settle(world)
-    staff = browser(app, world, "staff")
-    page = staff.post(f"/console/needs/{need}/resolve", {"outcome": "已修好"})
+    grid_worker = browser(app, world, "grid_worker")
+    page = grid_worker.post(f"/console/needs/{need}/resolve", {"outcome": "已修好"})
     assert page.status_code == 403
-    assert error_detail(page) == "role 'community_staff' may not need resolve"
+    assert error_detail(page) == "role 'grid_worker' may not need resolve"
     assert error_text(page) == (
-        "您的角色（社区工作人员）无权办结诉求。"
+        "您的角色（网格员/楼栋长）无权办结诉求。"
         "如需办理，请交由有此权限的人员，或联系管理员调整您的权限。"
     )
     assert 'id="need-title"' in page.text  # on the case page, not a bare error
@@ -171,7 +171,15 @@ def test_views_behind_and_a_database_down_are_503s_that_say_to_wait(
     settle(world)
     staff = browser(app, world, "staff")
     monkeypatch.setattr(world.services.settings, "view_wait_timeout", 0.05)
+    # Beyond the log's head: said at once, without waiting.
     page = staff.get(f"/console/needs/{need}", after=str(10**12))
+    assert page.status_code == 503 and page.headers["Retry-After"]
+    assert error_text(page) == "刚记录的变动还在同步，请过几秒钟刷新页面。"
+    assert "beyond the log's head" in error_detail(page)
+    # A position written but not reached by the views in time.
+    world.services.updater.stop()
+    written = api.register()["position"]
+    page = staff.get(f"/console/needs/{need}", after=str(written))
     assert page.status_code == 503 and page.headers["Retry-After"]
     assert error_text(page) == "刚记录的变动还在同步，请过几秒钟刷新页面。"
     assert error_detail(page).startswith("the views have not reached log position")

@@ -12,7 +12,7 @@ import httpx
 
 from infrastructure.console_sessions import ConsoleSessions
 from infrastructure.store import Services
-from tests.api.test_operations import idle, served, timed  # noqa: F401  (idle: a fixture)
+from tests.api.test_operations import idle, served  # noqa: F401  (idle: a fixture)
 from tests.world import build_world
 
 COOKIE = "linli_console"

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import DOCS_CSP, create_app
+from tests.serving import in_process
 from infrastructure.settings import Settings
 
 PAGES = ("/docs", "/redoc")
@@ -147,27 +146,10 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on a free port of 127.0.0.1, in a thread of this process."""
-    import socket
-
-    import uvicorn
-
     path = tmp_path_factory.mktemp("served") / "linli.sqlite3"
     app = create_app(Settings(store="sqlite", sqlite_path=path, run_projections=False))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with in_process(app) as base:
+        yield base
 
 
 def test_swagger_ui_and_redoc_render_with_the_network_cut_off(served: str) -> None:

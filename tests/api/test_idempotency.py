@@ -254,7 +254,7 @@ def test_the_openapi_document_offers_the_key_on_every_command_and_only_there() -
 
 @pytest.mark.parametrize(
     "key",
-    ["", "x" * 201, "a\x7fb", "tab\there", "café", "键"],
+    ["", "x" * 201, "a\x7fb", "tab\there", "café", "键", " leading", "trailing ", " "],
 )
 def test_a_key_the_schema_refuses_is_refused_by_the_server(api: Api, key: str) -> None:
     """The schema's pattern is the rule the server applies: printable ASCII, 1 to 200."""

@@ -20,40 +20,21 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.schemas import MAX_POSITION
 from domain.actor import Role
 from infrastructure.store import Services, build_services
-from tests.serving import free_port
+from tests.serving import free_port, in_process
 from tests.world import World, build_world
 
 NEED = {"source": "household_visit", "title": "2号楼电梯停运", "description": "电梯自周一起停运"}
 
 
-@contextmanager
-def served(services: Services) -> Iterator[str]:
+def served(services: Services):  # noqa: ANN201 - a context manager
     """The app on a real uvicorn server, in a thread of this process; its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(services=services), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "the server did not start"
-        assert time.monotonic() < deadline, "the server did not start in 20 s"
-        time.sleep(0.02)
-    try:
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    return in_process(create_app(services=services))
 
 
 def timed(call: Any) -> tuple[float, Any]:

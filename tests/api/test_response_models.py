@@ -10,6 +10,8 @@ models on SQLite and PostgreSQL; and what the routes publish is unchanged
 
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,7 @@ class Populated:
     commitment: str
     assessment: str
     position: int
+    offer: str = ""  # a co-building unit's offer, with a need served under it
 
 
 def populate(api: Api) -> Populated:
@@ -109,9 +112,31 @@ def populate(api: Api) -> Populated:
         "compound_id": str(world.compound_id), "household_id": str(world.households[1]),
         "notes": "独居老人", "needs": [{"title": "楼道灯坏", "description": "三楼楼道灯不亮"}],
     })
+    # Both ways (DESIGN 2.5): a unit's offer and a need served under it, whose
+    # compound side the unit evaluated; and a need the unit raised toward the compound.
+    unit = str(world.parties["co_building_unit"])
+    offer = api.ok("co_building_unit", "/offers", {
+        "compound_id": str(world.compound_id), "category": "elderly_care", "title": "独居老人陪伴",
+        "description": "每周上门", "capacity": 10, "starts_on": "2026-01-01",
+    })["id"]
+    api.ok("co_building_unit", f"/offers/{offer}/change", {"schedule": "每周二下午"})
+    served = api.register()["id"]
+    api.ok("staff", f"/needs/{served}/accept", {"priority": "normal"})
+    api.ok("staff", f"/needs/{served}/assign", {"party_id": unit, "offer_id": offer})
+    api.ok("co_building_unit", f"/needs/{served}/acknowledge")
+    api.ok("co_building_unit", f"/needs/{served}/resolve", {"outcome": "已上门"})
+    api.ok("staff", f"/needs/{served}/evaluate", {"evaluation": "satisfied", "obtained_by": "visit"})
+    api.ok("co_building_unit", f"/needs/{served}/evaluate-compound", {
+        "coordination": "satisfied", "cooperation": "basically_satisfied", "comment": "配合良好",
+    })
+    toward = api.ok("co_building_unit", "/needs", {
+        "compound_id": str(world.compound_id), "source": "party_request", "toward": "compound",
+        "title": "借用活动室", "description": "周六上午",
+    })["id"]
     return Populated(
+        offer=offer,
         needs={"redone": redone, "reported": reported, "voted": voted[0], "twice": twice,
-               "cited": cited, "visited": visit["need_ids"][0]},
+               "cited": cited, "visited": visit["need_ids"][0], "served": served, "toward": toward},
         consultations={"vote": vote, "cancelled": cancelled, "consensus": consensus, "proposed": proposed},
         commitment=commitment,
         assessment=assessment,
@@ -122,12 +147,25 @@ def populate(api: Api) -> Populated:
 # ----- what each GET route is asked, with the populated world's ids ------------------
 
 
+# The modules that declare answer models: api/responses.py, and the feature
+# modules whose models would import api.responses in a cycle.
+MODEL_MODULES = {
+    "api.responses", "api.report_schemas", "api.board_schemas", "api.integrity_schemas",
+    "api.webhook_schemas",
+}
+
+
 def requests_of(world: World, p: Populated) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
     """Per GET route (its path template): the requests made of it, as
     ``(who, path, query)``. Each route of the app must have some."""
     pc = str(world.parties["property_company"])
     compound = str(world.compound_id)
     c = p.commitment
+    link = world.services.board_links.rotate(world.compound_id, world.actors["staff"])
+    hook, _ = world.services.webhooks.create(
+        world.actors["staff"], url="http://127.0.0.1:9/hook", event_types=["Need.*"],
+        compound_ids=[world.compound_id], from_position=1,
+    )
     return {
         "/needs": [("supervisor", "/needs", {}), ("resident", "/needs", {}),
                    ("property_company", "/needs", {"limit": 2})],
@@ -163,6 +201,24 @@ def requests_of(world: World, p: Populated) -> dict[str, list[tuple[str, str, di
                    ("supervisor", "/stats", {"month_from": "2026-11", "month_to": "2026-12"}),
                    ("staff", "/stats", {})],
         "/audit/disputes": [("supervisor", "/audit/disputes", {}), ("supervisor", "/audit/disputes", {"limit": 1})],
+        "/offers": [("resident", "/offers", {}), ("supervisor", "/offers", {"status": "published", "limit": 1})],
+        "/offers/{offer_id}": [("resident", f"/offers/{p.offer}", {})],
+        "/offers/{offer_id}/history": [("supervisor", f"/offers/{p.offer}/history", {})],
+        "/board/{token}/data": [(None, f"/board/{link.token}/data", {})],  # type: ignore[list-item]
+        "/compounds/{compound_id}/board-link": [("staff", f"/compounds/{compound}/board-link", {})],
+        "/audit/checkpoints": [("supervisor", "/audit/checkpoints", {})],
+        "/audit/proofs/inclusion": [
+            ("supervisor", "/audit/proofs/inclusion", {"need_id": n}) for n in p.needs.values()
+        ],
+        "/audit/proofs/consistency": [("supervisor", "/audit/proofs/consistency", {"from": 1})],
+        "/webhooks": [("staff", "/webhooks", {}), ("admin", "/webhooks", {})],
+        "/webhooks/{webhook_id}": [("staff", f"/webhooks/{hook.id}", {})],
+        "/webhooks/{webhook_id}/deliveries": [("staff", f"/webhooks/{hook.id}/deliveries", {})],
+        "/reports/monthly": [
+            ("supervisor", "/reports/monthly", {"compound_id": compound, "month": "2026-11"}),
+            ("supervisor", "/reports/monthly", {}),
+            ("staff", "/reports/monthly", {}),
+        ],
         "/assessments": [("supervisor", "/assessments", {})],
         "/assessments/{assessment_id}": [("supervisor", f"/assessments/{p.assessment}", {})],
         "/healthz": [(None, "/healthz", {})],  # type: ignore[list-item]
@@ -248,14 +304,16 @@ def test_every_get_route_names_a_model_whose_fields_are_declared() -> None:
 
 def test_every_get_route_declares_its_model_in_the_code() -> None:
     """The model is the route's ``response_model`` (what FastAPI checks the
-    answer against), the one api/responses.py names; and the answer leaves
+    answer against), one a module of answer models names; and the answer leaves
     out the fields a row does not carry rather than adding them as null."""
     for path, route in get_routes().items():
         if path in NOT_JSON:
             continue
         model = route.response_model
         assert isinstance(model, type) and issubclass(model, BaseModel), path
-        assert getattr(r, model.__name__, None) is model, (path, model)
+        module = sys.modules[model.__module__]
+        assert model.__module__ in MODEL_MODULES, (path, model)
+        assert getattr(module, model.__name__, None) is model, (path, model)
         if path not in ("/healthz", "/readyz"):
             assert route.response_model_exclude_unset, path
 
@@ -264,7 +322,10 @@ def test_the_csv_exports_still_answer_csv_and_the_schema_says_so() -> None:
     document = create_app().openapi()
     for path, operations in document["paths"].items():
         get = operations.get("get")
-        if get and any(p["name"] == "format" for p in get.get("parameters", [])):
+        if get and any(
+            p["name"] == "format" and "csv" in p["schema"].get("enum", ["csv"])
+            for p in get.get("parameters", [])
+        ):
             assert set(get["responses"]["200"]["content"]) == {"application/json", "text/csv"}, path
 
 
@@ -384,3 +445,71 @@ def test_a_row_written_before_episodes_still_validates() -> None:
         "allowed_commands": [],
     }
     assert r.Need.model_validate(old).model_dump(mode="json", exclude_unset=True) == old
+
+
+# ----- what the schema says of the inputs ------------------------------------------------
+
+
+def _date_inputs(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every query parameter and request-body field (also nested) that is a
+    day or a moment: (operation, name, its schema)."""
+    components = document["components"]["schemas"]
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        ref = schema.get("$ref")
+        return components[ref.rsplit("/", 1)[-1]] if ref else schema
+
+    def kinds(schema: dict[str, Any]) -> list[dict[str, Any]]:
+        schema = resolve(schema)
+        return [schema, *(resolve(s) for s in schema.get("anyOf", []))]
+
+    found: list[tuple[str, str, dict[str, Any]]] = []
+
+    def fields(where: str, model: dict[str, Any], seen: set[int]) -> None:
+        if id(model) in seen:
+            return
+        seen.add(id(model))
+        for name, schema in model.get("properties", {}).items():
+            for kind in kinds(schema):
+                if kind.get("format") in ("date", "date-time"):
+                    found.append((where, name, kind))
+                for inner in (kind, kind.get("items", {})):
+                    inner = resolve(inner)
+                    if inner.get("properties"):
+                        fields(where, inner, seen)
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            for parameter in operation.get("parameters", []):
+                for kind in kinds(parameter["schema"]):
+                    if kind.get("format") in ("date", "date-time"):
+                        found.append((where, parameter["name"], kind))
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                fields(where, resolve(body["schema"]), set())
+    return found
+
+
+def test_every_day_and_moment_a_client_gives_states_its_years() -> None:
+    """Issue 23 item 3: the schema says the date bounds the server enforces
+    (years 2000 to 2199), as a pattern on the year."""
+    import re
+
+    found = _date_inputs(create_app().openapi())
+    assert len(found) >= 10  # days of queries and bodies, moments of bodies
+    for where, name, schema in found:
+        pattern = schema.get("pattern")
+        assert pattern, (where, name)
+        sample = "2026-11-02" if schema["format"] == "date" else "2026-11-02T10:00:00+08:00"
+        assert re.search(pattern, sample), (where, name, pattern)
+        assert not re.search(pattern, "1999" + sample[4:]), (where, name, pattern)
+        assert not re.search(pattern, "2200" + sample[4:]), (where, name, pattern)
+
+
+def test_a_day_outside_the_years_is_refused_naming_it(client: TestClient, world: World) -> None:
+    staff = world.headers("staff")
+    for day in ("1999-12-31", "2200-01-01"):
+        answer = client.get("/needs", params={"reported_from": day}, headers=staff)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"] == ["query", "reported_from"]

@@ -184,6 +184,17 @@ SAMPLES: dict[str, Any] = {
     "month": "2026-11",
     "position": 12345,
     "figures": {},
+    # both ways (DESIGN 2.5): offers, needs toward the compound, the providers' evaluations
+    "toward": "compound",
+    "raised_by_party_id": OTHER_PARTY,
+    "offer_id": uuid4(),
+    "coordination": "satisfied",
+    "cooperation": "basically_satisfied",
+    "party_kind": "co_building_unit",
+    "capacity": 30,
+    "schedule": "每周二、四下午",
+    "starts_on": "2026-12-01",
+    "ends_on": "2027-05-31",
 }
 # Where one event's field of a name holds something else than the others'.
 EVENT_SAMPLES: dict[tuple[str, str], Any] = {
@@ -196,6 +207,11 @@ EVENT_SAMPLES: dict[tuple[str, str], Any] = {
     ("Party.Registered", "name"): "幸福物业",
     ("Compound.HouseholdAdded", "number"): "302",
     ("Compound.BuildingAdded", "name"): "2号楼",
+    ("Offer.Published", "category"): "education",
+    ("Offer.Published", "title"): "四点半课堂",
+    ("Offer.Changed", "category"): "education",
+    ("Offer.Changed", "title"): "四点半课堂",
+    ("Offer.Changed", "changed"): ["capacity", "schedule"],
 }
 
 NAMES = Names(

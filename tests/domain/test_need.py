@@ -1272,12 +1272,20 @@ def test_register_records_the_need() -> None:
 
 
 def test_resident_registers_as_self_report_for_their_own_household() -> None:
-    clock = Clock()
-    need = register_need(clock, by=RESIDENT, source="self_report", household_id=OTHER_HOUSEHOLD)
+    for named in (None, HOUSEHOLD):  # left out, or their own named
+        need = register_need(Clock(), by=RESIDENT, source="self_report", household_id=named)
 
-    assert need.source == "self_report"
-    assert need.household_id == HOUSEHOLD
-    assert need.pending_events[0].household_id == HOUSEHOLD
+        assert need.source == "self_report"
+        assert need.household_id == HOUSEHOLD
+        assert need.pending_events[0].household_id == HOUSEHOLD
+
+
+def test_a_resident_naming_another_household_is_refused_not_silently_replaced() -> None:
+    """Issue 23 item 7: the household a resident names is theirs, or a 422."""
+    with pytest.raises(InvalidValue) as refused:
+        register_need(Clock(), by=RESIDENT, source="self_report", household_id=OTHER_HOUSEHOLD)
+
+    assert refused.value.field == "household_id"
 
 
 @pytest.mark.parametrize("source", ["household_visit", "hotline", "inspection", "consultation"])
