@@ -41,6 +41,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.webhook_lag import measure as webhook_lag
 from bench.common import (
     HOST,
     ROOT,
@@ -76,6 +77,8 @@ class Sizes:
     commitment_events: int
     commitment_loads: int
     seed_processes: int
+    webhook_events: int = 200  # commands whose deliveries are timed
+
 
 
 FULL = Sizes(
@@ -107,6 +110,7 @@ QUICK = Sizes(
     commitment_events=300,
     commitment_loads=20,
     seed_processes=1,
+    webhook_events=30,
 )
 
 
@@ -445,6 +449,11 @@ def measure(pg: Pg, sizes: Sizes, optimize: bool, tmp: Path, stack: ExitStack) -
         linli["commitment"] = commitment_loads(services, world, sizes)
     finally:
         services.close()
+
+    step(f"webhook delivery lag: {sizes.webhook_events} commands, commit to the receiver's answer")
+    linli["webhook_lag"] = webhook_lag(
+        sizes.webhook_events, "postgres", base=pg.settings(LINLI_SCHEMA)
+    )
     return out
 
 
@@ -529,6 +538,12 @@ def figures(m: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"projection lag p99 at {lag['rate']:.0f} commands/s (half max)", lag["lag"]["p99_ms"], "ms",
         "command p99 at that rate", lag["latency"]["p99_ms"], "<= 200 ms",
         lambda r, v: lag["lag"]["count"] > 0 and v <= 200)
+
+    hooks = linli["webhook_lag"]
+    add("webhook delivery lag p50 (commit to delivered)", hooks["p50_ms"], "ms",
+        "the same lag p99", hooks["p99_ms"])
+    add("webhook delivery lag p99 (commit to delivered)", hooks["p99_ms"], "ms",
+        "projection lag p99 (commit to views)", lag["lag"]["p99_ms"])
 
     peaks = [v for k, v in linli["worker_peak_rss_mb"].items() if k.startswith("worker")]
     peaks_q = [v for k, v in linli["worker_peak_rss_after_queries_mb"].items() if k.startswith("worker")]

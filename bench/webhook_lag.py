@@ -49,12 +49,12 @@ def _receiver(arrivals: dict[int, float]) -> ThreadingHTTPServer:
     return server
 
 
-def _settings(store: str, directory: Path) -> Settings:
+def _settings(store: str, directory: Path, base: Settings | None = None) -> Settings:
     if store == "sqlite":
         return Settings(store="sqlite", sqlite_path=directory / "webhook-lag.sqlite3")
     import psycopg
 
-    base = Settings(store="postgres")
+    base = base or Settings(store="postgres")
     schema = f"bench_webhooks_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(
         host=base.postgres_host, port=base.postgres_port, dbname=base.postgres_db,
@@ -74,13 +74,16 @@ def _drop_schema(settings: Settings) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{settings.postgres_schema}" CASCADE')
 
 
-def measure(events: int = 200, store: str = "sqlite", pace: float = 0.01) -> dict[str, float]:
-    """Lags in ms (``summary_ms``: p50, p99, ...) of ``events`` deliveries."""
+def measure(
+    events: int = 200, store: str = "sqlite", pace: float = 0.01, base: Settings | None = None
+) -> dict[str, float]:
+    """Lags in ms (``summary_ms``: p50, p99, ...) of ``events`` deliveries;
+    on PostgreSQL in a schema of its own of ``base``'s database (dropped after)."""
     arrivals: dict[int, float] = {}
     committed: dict[int, float] = {}
     server = _receiver(arrivals)
     with tempfile.TemporaryDirectory(prefix="linli-webhook-lag-") as directory:
-        settings = _settings(store, Path(directory)).model_copy(
+        settings = _settings(store, Path(directory), base).model_copy(
             update={"run_projections": False, "webhook_poll_interval": 0.5}
         )
         services = build_services(settings)
