@@ -450,11 +450,41 @@ def measure(pg: Pg, sizes: Sizes, optimize: bool, tmp: Path, stack: ExitStack) -
     finally:
         services.close()
 
+    step("the Merkle tree over the log (RFC 9162): hashed again from empty, then verified")
+    linli["merkle"] = merkle_rates(pg.settings(LINLI_SCHEMA))
+
     step(f"webhook delivery lag: {sizes.webhook_events} commands, commit to the receiver's answer")
     linli["webhook_lag"] = webhook_lag(
         sizes.webhook_events, "postgres", base=pg.settings(LINLI_SCHEMA)
     )
     return out
+
+
+def merkle_rates(settings: Any) -> dict[str, Any]:
+    """Events per second of hashing the whole log into the tree's leaves
+    (``linli audit rebuild``) and of ``linli audit verify`` (read every
+    stored event, hash it, compare it with its leaf and the root)."""
+    from infrastructure.store import build_services
+    from infrastructure.transparency_log import verify
+
+    services = build_services(settings)
+    try:
+        tlog = services.transparency
+        began = time.perf_counter()
+        leaves = tlog.rebuild()
+        rebuilt = time.perf_counter() - began
+        began = time.perf_counter()
+        checked = verify(tlog)
+        verified = time.perf_counter() - began
+    finally:
+        services.close()
+    if not checked.ok:
+        raise RuntimeError("verify found problems: " + "; ".join(checked.problems[:3]))
+    return {
+        "events": leaves,
+        "rebuild": {"seconds": rebuilt, "rate": leaves / rebuilt if rebuilt else 0.0},
+        "verify": {"seconds": verified, "rate": checked.events / verified if verified else 0.0},
+    }
 
 
 def services_log_position(pg: Pg) -> int:
@@ -538,6 +568,13 @@ def figures(m: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"projection lag p99 at {lag['rate']:.0f} commands/s (half max)", lag["lag"]["p99_ms"], "ms",
         "command p99 at that rate", lag["latency"]["p99_ms"], "<= 200 ms",
         lambda r, v: lag["lag"]["count"] > 0 and v <= 200)
+
+    tree = linli["merkle"]
+    add(f"Merkle tree from empty (audit rebuild), {events_label(tree['events'])} events",
+        tree["rebuild"]["rate"], "events/s", "read+decode only (catch-up's baseline)",
+        c["read_decode"]["rate"])
+    add(f"audit verify, {events_label(tree['events'])} events", tree["verify"]["rate"], "events/s",
+        "read+decode only (catch-up's baseline)", c["read_decode"]["rate"])
 
     hooks = linli["webhook_lag"]
     add("webhook delivery lag p50 (commit to delivered)", hooks["p50_ms"], "ms",

@@ -33,6 +33,8 @@ FIGURES = (
     "load a service list",
     "projection lag p99",
     "peak RSS per Linli worker",
+    "Merkle tree from empty",
+    "audit verify",
     "webhook delivery lag p50",
     "webhook delivery lag p99",
 )
