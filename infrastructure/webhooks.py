@@ -508,10 +508,21 @@ class WebhookWorker:
         self._compounds: dict[str, str | None] = {}
         self._rng = random.Random()
         self.last_error: str | None = None
+        # Whether the last round found no subscription due (``wake``).
+        self._none_due = False
 
     # ----- running ---------------------------------------------------------------------
 
-    def wake(self, _position: int | None = None) -> None:
+    def wake(self, position: int | None = None) -> None:
+        """Start a round now. A save in this process (``position``, from
+        ``on_recorded``) wakes the worker only if its last round found a
+        subscription due: with none (the usual case, or all leased by another
+        process's worker), a round per save is a query and a commit for
+        nothing, on every command. A subscription made, resumed or replayed
+        wakes it without a position, always; the poll finds the rest within
+        ``poll_interval``."""
+        if position is not None and self._none_due:
+            return
         self._wake.set()
 
     @property
@@ -577,7 +588,9 @@ class WebhookWorker:
     def run_once(self) -> bool:
         """Serve every due subscription once; whether any delivered or moved."""
         busy = False
-        for subscription_id in self.webhooks.due(self.owner, _now()):
+        due = self.webhooks.due(self.owner, _now())
+        self._none_due = not due
+        for subscription_id in due:
             if self._stopping.is_set():
                 break
             row = self.webhooks.claim(subscription_id, self.owner, self.config.lease_seconds)
