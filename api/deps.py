@@ -22,6 +22,7 @@ from api.schemas import MAX_POSITION
 from application.access import PERMISSIONS
 from domain.actor import Actor
 from infrastructure.console_sessions import MAX_SESSION_ID_LENGTH, ConsoleSessions
+from infrastructure.read_replicas import read_at_least
 from infrastructure.store import Services
 
 # The console's session cookie, which holds a console session id
@@ -157,7 +158,11 @@ ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
 
 def wait_for_views(services: Services, after: int | None) -> None:
-    """Read-your-writes: answer only once the views have reached ``after``."""
+    """Read-your-writes: answer only once the views have reached ``after``.
+
+    With read replicas, the views' queries of this request then go only to a
+    replica whose views are known to have reached ``after`` (``views_reached``
+    waited a little for one on the event loop), else to the primary."""
     if after is None or after <= 0:
         return
     timeout = services.settings.view_wait_timeout
@@ -165,6 +170,8 @@ def wait_for_views(services: Services, after: int | None) -> None:
         raise ViewsBehind(
             f"the views have not reached log position {after} within {timeout:g} s"
         )
+    if services.read_replicas is not None:
+        read_at_least(after)
 
 
 # ----- probing the database: readiness, and the log's head ------------------------------
@@ -340,7 +347,9 @@ def _position_asked(request: Request) -> int | None:
         return None
     services: Services = request.app.state.services
     if services.updater.position >= after:
-        return None
+        replicas = services.read_replicas
+        if replicas is None or replicas.choose(after) is not None or not replicas.any_usable():
+            return None
     return after  # type: ignore[no-any-return]
 
 
@@ -350,7 +359,7 @@ async def _views_reach(request: Request, after: int, key: str) -> None:
     services: Services = request.app.state.services
     updater = services.updater
     probe = probe_of(request)
-    if after > max(updater.recorded, probe.known_head):
+    if after > max(updater.position, updater.recorded, probe.known_head):
         found = await probe.positions(since=time.monotonic())
         if found.error is not None:
             raise HTTPException(
@@ -378,10 +387,16 @@ async def _views_reach(request: Request, after: int, key: str) -> None:
     waits[key] = waits.get(key, 0) + 1
     try:
         timeout = services.settings.view_wait_timeout
+        started = time.monotonic()
         if not await updater.reached(after, timeout):
             raise ViewsBehind(
                 f"the views have not reached log position {after} within {timeout:g} s"
             )
+        replicas = services.read_replicas
+        if replicas is not None:
+            # A replica's views too, for a little while: else the primary answers.
+            left = timeout - (time.monotonic() - started)
+            await replicas.reached(after, min(replicas.wait, left))
     finally:
         waits[key] -= 1
         if not waits[key]:

@@ -50,21 +50,34 @@ class CheckpointList(BaseModel):
 
 class EventInclusion(BaseModel):
     leaf_index: int = f("the event's leaf in the tree (dense from 0; not the notification id)")
-    notification_id: int = f("the event's log position (notification id)")
+    notification_id: int = f(
+        "the event's log position (notification id): the position of its entry on the trail"
+    )
+    originator_id: Uuid = f(
+        "the aggregate whose event it is: the case itself, or another case shown on its "
+        "trail (a consultation's events on each of its needs' trails)"
+    )
+    case_type: str = f("the type of that aggregate: need, consultation, commitment, offer, ...")
     version: int = f("the event's version in its aggregate")
     leaf_hash: Base64 = f("SHA-256(0x00 || leaf), base64")
     audit_path: list[Base64] = f("sibling hashes, leaf to root (RFC 9162, 2.1.3.1), base64")
 
 
 class InclusionProofs(BaseModel):
-    need_id: Uuid = f("the need whose events are proved")
+    case_id: Uuid = f("the case whose trail is proved")
+    case_type: str = f(
+        "its type: need, consultation, commitment, offer, visit, assessment, compound or party"
+    )
+    need_id: Uuid | None = f("the case's id again when it is a need (as ?need_id= asked)", None)
     tree_size: int = f("the size of the tree the events are proved in")
     root_hash: Base64 = f("that tree's root hash, base64")
     checkpoint: Checkpoint | None = f(
         "the signed checkpoint of that size, when the size came from the latest one"
     )
-    events: list[EventInclusion] = f("each of the need's events within the tree, in order")
-    events_after: int = f("the need's events recorded after that tree size (not proved here)")
+    events: list[EventInclusion] = f(
+        "each event on the case's trail (as its /history gives it) within the tree, in log order"
+    )
+    events_after: int = f("events on the trail recorded after that tree size (not proved here)")
 
 
 class ConsistencyProof(BaseModel):

@@ -140,6 +140,12 @@ class Need(ViewRow):
     household_id: Uuid | None = f("the household, if one was named")
     reporter_id: str = f("the person who registered it")
     reporter_role: str = f("their role when they did")
+    subject_id: str | None = f(
+        "whose personal data the title, description, location, comments and notes are "
+        "(a person id; README: Personal data), None for a need about the common parts "
+        "(and in rows drawn before release 0.4)",
+        None,
+    )
     source: str = f(
         "household_visit, self_report, hotline, inspection, consultation or party_request"
     )
@@ -307,7 +313,11 @@ class Household(Shape):
     building_id: Uuid = f("its building")
     number: str = f("its number, like 101")
     exclusive_area: Area | None = f("its exclusive floor area, m² (shown to the roles that need it)", None)
-    owner_name: str | None = f("the owner's name as written (shown to the roles that need it)", None)
+    owner_name: str | None = f(
+        "the owner's name: the owner person's, or as written before release 0.4 "
+        "(shown to the roles that need it)",
+        None,
+    )
     owner_id: str | None = f("the owning person's id (shown to the roles that need it)", None)
 
 
@@ -369,6 +379,7 @@ class ListOpinion(Shape):
     item_no: int | None = f("the item it is about")
     household_id: Uuid | None = f("the resident's household")
     on_behalf_of_resident: bool = f("recorded by staff for a resident")
+    subject_id: str | None = f("whose personal data the text is (a person id)", None)
     actor_id: str = f("who recorded it")
     actor_role: str = f("their role")
     at: Moment = f("when")
@@ -647,6 +658,7 @@ class Visit(ViewRow):
     visited_on: Day = f("the local day")
     period: Month = f("the local month")
     notes: str | None = f("what was found")
+    subject_id: str | None = f("whose personal data the notes are: the household's owner", None)
     need_ids: list[Uuid] = f("needs registered on the spot")
     visitor_id: str = f("who visited")
     visitor_role: str = f("their role")

@@ -57,7 +57,11 @@ class HouseholdAdd(Command):
     number: str = text(30)
     exclusive_area: Decimal = Field(gt=0, le=100000, max_digits=10, decimal_places=2)
     owner_name: str | None = Field(
-        default=None, max_length=100, description="display text only (who owns it, as written)"
+        default=None,
+        max_length=100,
+        description="the owner's name, when they are not yet a registered person: Linli "
+        "registers them (the name is kept in the person registry, not in the log); with "
+        "owner_id, it must be that person's registered name",
     )
     owner_id: str | None = Field(
         default=None,

@@ -11,6 +11,7 @@ from application.commitments import SNAPSHOTTING as COMMITMENT_SNAPSHOTTING
 from application.commitments import CommitmentCommands
 from application.compounds import CompoundCommands
 from application.consultations import ConsultationCommands
+from application.erasures import ErasureCommands
 from application.needs import NeedCommands
 from application.offers import OfferCommands
 from application.visits import VisitCommands
@@ -27,6 +28,7 @@ class Linli(
     ConsultationCommands,
     AssessmentCommands,
     OfferCommands,
+    ErasureCommands,
 ):
     name = "Linli"
     snapshotting_intervals: ClassVar[dict[Any, int]] = {**COMMITMENT_SNAPSHOTTING, Consultation: 50}

@@ -108,6 +108,7 @@ def _opinion(row: Row, e: Any, at: str) -> None:
             "item_no": e.item_no,
             "household_id": plain(e.household_id),
             "on_behalf_of_resident": e.on_behalf_of_resident,
+            "subject_id": e.subject_id,  # whose text it is (domain/personal.py)
             "actor_id": e.actor_id,
             "actor_role": e.actor_role,
             "at": at,

@@ -138,16 +138,19 @@ class CommitmentCommands(LinliBase):
         expected_version: int | None = None,
     ) -> Recorded:
         def record(commitment: ServiceCommitment) -> None:
+            owner = None
             if household_id is not None and by.role != Role.RESIDENT:
                 compound = self._load(Compound, commitment.compound_id, "compound")
                 if not compound.has_household(household_id):
                     raise InvalidValue("household_id", "no such household in this compound")
+                owner = compound.owner_of(household_id)
             commitment.record_opinion(
                 by=by,
                 text=text,
                 item_no=item_no,
                 household_id=household_id,
                 list_version=list_version,
+                household_owner_id=owner,
             )
 
         return self._change_commitment(

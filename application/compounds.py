@@ -112,12 +112,10 @@ class CompoundCommands(LinliBase):
         building_id: UUID,
         number: str,
         exclusive_area: Decimal,
-        owner_name: str | None = None,
         owner_id: str | None = None,
         expected_version: int | None = None,
     ) -> tuple[UUID, Recorded]:
-        """``owner_id`` is a registered person's id (the caller checks the
-        registry); ``owner_name`` is the display text of releases before persons."""
+        """``owner_id`` is a registered person's id (the caller checks the registry)."""
         authorize(by, "compound.change")
         ensure_compound_visible(by, compound_id)
         extra: dict[str, str] = {}
@@ -133,7 +131,6 @@ class CompoundCommands(LinliBase):
                         building_id=building_id,
                         number=number,
                         exclusive_area=exclusive_area,
-                        owner_name=owner_name,
                         owner_id=owner_id,
                     )
                 ),

@@ -53,6 +53,7 @@ class NeedCommands(LinliBase):
             location=location,
             attachments=attachments,
             toward=toward,
+            household_owner_id=compound.owner_of(household_id) if household_id else None,
         )
         return self._create(need)
 

@@ -35,6 +35,9 @@ def need_row(row: Row | None, event: Any, position: int) -> Row:
             "household_id": plain(event.household_id),
             "reporter_id": event.reporter_id,
             "reporter_role": event.actor_role,
+            # Whose personal data the texts are (domain/personal.py): an
+            # erasure finds the rows to draw again by it.
+            "subject_id": event.subject_id,
             "source": event.source,
             "category": event.category,
             "title": event.title,
@@ -715,6 +718,7 @@ def visit_row(row: Row | None, event: Any, position: int) -> Row:
         "visited_on": event.visited_on,
         "period": event.visited_on[:7],
         "notes": event.notes,
+        "subject_id": event.subject_id,
         "need_ids": [str(n) for n in event.need_ids],
         "visitor_id": event.actor_id,
         "visitor_role": event.actor_role,

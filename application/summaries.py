@@ -42,7 +42,7 @@ DEFAULT_TIMEZONE = ZoneInfo("Asia/Shanghai")
 # ----- what a page of entries names ------------------------------------------------
 
 # Fields whose value is a person's id (the registry names them).
-PERSON_FIELDS = ("actor_id", "owner_id", "reporter_id", "speaker")
+PERSON_FIELDS = ("actor_id", "owner_id", "reporter_id", "speaker", "person_id")
 # Events whose summary names the party that held the need when it happened
 # (a need's holders are worked out from its Assigned and Evaluated events).
 HOLDER_EVENTS = frozenset(

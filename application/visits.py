@@ -56,6 +56,7 @@ class VisitCommands(LinliBase):
                 building_id=household["building_id"],
                 household_id=household_id,
                 visit_id=visit_id,
+                household_owner_id=household.get("owner_id"),
                 **need,
             )
             for n, need in enumerate(needs, 1)
@@ -71,6 +72,7 @@ class VisitCommands(LinliBase):
             now=now,
             notes=notes,
             need_ids=[n.id for n in registered],
+            household_owner_id=household.get("owner_id"),
         )
         recorded = self._create(
             visit, *registered, extra={"need_ids": [str(n.id) for n in registered]}

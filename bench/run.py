@@ -78,6 +78,7 @@ class Sizes:
     commitment_loads: int
     seed_processes: int
     webhook_events: int = 200  # commands whose deliveries are timed
+    upkeep_rounds: int = 2  # rounds of commands with the tree's upkeep on, and off
 
 
 
@@ -111,6 +112,7 @@ QUICK = Sizes(
     commitment_loads=20,
     seed_processes=1,
     webhook_events=30,
+    upkeep_rounds=1,
 )
 
 
@@ -182,11 +184,12 @@ def light_spec(sizes: Sizes, requests: int) -> dict[str, Any]:
 LINLI_ENV: dict[str, str] = {}  # --linli-env
 
 
-def linli_server(pg: Pg, schema: str, tmp: Path, optimize: bool) -> Server:
+def linli_server(pg: Pg, schema: str, tmp: Path, optimize: bool, **settings: str) -> Server:
+    """``linli serve --workers 2`` on ``schema``; ``settings`` (``LINLI_*``) win over --linli-env."""
     port = free_port()
     argv = [*python_cmd(optimize), "-m", "api.cli", "serve", "--workers", "2",
             "--host", HOST, "--port", str(port)]
-    env = {**pg.linli_env(schema), **LINLI_ENV}
+    env = {**pg.linli_env(schema), **LINLI_ENV, **settings}
     return start_server(f"linli-{schema}", argv, port, env, tmp, "/healthz")
 
 
@@ -401,6 +404,11 @@ def measure(pg: Pg, sizes: Sizes, optimize: bool, tmp: Path, stack: ExitStack) -
     linli["worker_peak_rss_mb"] = server.peak_rss_mb()
     server.stop()
 
+    step(f"commands with the Merkle tree's upkeep on and off, {sizes.upkeep_rounds} alternate round(s)")
+    linli["upkeep"] = upkeep_cost(pg, sizes, tmp, optimize, stack, mix_data)
+    step(f"  on {linli['upkeep']['on']['rate']:.0f}/s, off {linli['upkeep']['off']['rate']:.0f}/s, "
+         f"ratio {linli['upkeep']['ratio']:.2f}")
+
     have = services_log_position(pg)
     more = sizes.large_events - have
     step(f"seeding {more:,} more events ({sizes.seed_processes} processes, through the application)")
@@ -458,6 +466,53 @@ def measure(pg: Pg, sizes: Sizes, optimize: bool, tmp: Path, stack: ExitStack) -
         sizes.webhook_events, "postgres", base=pg.settings(LINLI_SCHEMA)
     )
     return out
+
+
+UPKEEP_SETTING = "LINLI_TRANSPARENCY_UPKEEP"
+
+
+def upkeep_cost(pg: Pg, sizes: Sizes, tmp: Path, optimize: bool, stack: ExitStack,
+                mix_data: dict[str, Any]) -> dict[str, Any]:
+    """The need-command mix (as the command figure runs it) against Linli as
+    deployed with the Merkle tree's upkeep thread on and with it off
+    (``LINLI_TRANSPARENCY_UPKEEP=false``), on the same store, in alternate
+    rounds (on, off; then off, on; ...) so that drift falls on both alike.
+    Before each round the tree is brought up to date here, so that a round
+    with the upkeep on pays for keeping up with its own commands, not for the
+    backlog a round with it off left. Each round records the events written
+    and the leaves the upkeep added meanwhile (none with it off)."""
+    from infrastructure.store import build_services
+
+    services = build_services(pg.settings(LINLI_SCHEMA))
+    tlog = services.transparency
+    rounds: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+    try:
+        for r in range(sizes.upkeep_rounds):
+            for mode in ("on", "off") if r % 2 == 0 else ("off", "on"):
+                tlog.catch_up()
+                events, leaves = tlog.log_position(), tlog.position()[1]
+                server = linli_server(pg, LINLI_SCHEMA, tmp, optimize,
+                                      **{UPKEEP_SETTING: "true" if mode == "on" else "false"})
+                stack.callback(server.stop)
+                result = load(server, "linli_mix", sizes, tmp, data=mix_data)
+                server.stop()
+                rounds[mode].append({
+                    "rate": result["rate"], "requests": result["requests"],
+                    "errors": result["errors"], "statuses": result["statuses"],
+                    "p50_ms": result["latency"]["p50_ms"], "p99_ms": result["latency"]["p99_ms"],
+                    "events": tlog.log_position() - events,
+                    "leaves_added": tlog.position()[1] - leaves,
+                })
+        tlog.catch_up()
+    finally:
+        services.close()
+
+    def pooled_mode(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"rate": sum(x["rate"] for x in runs) / len(runs),
+                "errors": sum(x["errors"] for x in runs), "rounds": runs}
+
+    on, off = pooled_mode(rounds["on"]), pooled_mode(rounds["off"])
+    return {"on": on, "off": off, "ratio": on["rate"] / off["rate"] if off["rate"] else 0.0}
 
 
 def merkle_rates(settings: Any) -> dict[str, Any]:
@@ -524,6 +579,10 @@ def figures(m: dict[str, Any]) -> list[dict[str, Any]]:
         crud["rate"], ">= 0.80", lambda r, v: r >= 0.8)
     add("commands/s, need mix over HTTP", commands["rate"], "/s", "library ceiling (in-process saves)",
         lib["rate"])
+    upkeep = linli["upkeep"]
+    add("commands/s with the Merkle tree's upkeep on (same mix)", upkeep["on"]["rate"], "/s",
+        f"the same, upkeep off ({UPKEEP_SETTING}=false), alternate rounds", upkeep["off"]["rate"],
+        ">= 0.90", lambda r, v: r >= 0.9)
     by_role = linli["commands_by_role"]
     add("commands/s, each role on its own connection", by_role["rate"], "/s", "CRUD peer, same mix",
         crud["rate"])

@@ -245,6 +245,11 @@ class ServiceCommitment(Aggregate):
         item_no: int | None
         household_id: UUID | None
         on_behalf_of_resident: bool
+        # The resident's, or the owner's of the household it was recorded
+        # for (domain/personal.py); None before release 0.4.
+        subject_id: str | None = None
+
+        personal_fields = ("text",)
 
         def apply(self, commitment: ServiceCommitment) -> None:
             commitment.opinions += 1
@@ -390,9 +395,11 @@ class ServiceCommitment(Aggregate):
         item_no: int | None = None,
         household_id: UUID | None = None,
         list_version: int | None = None,
+        household_owner_id: str | None = None,
         now: datetime | None = None,
     ) -> None:
-        """A resident's opinion on the pending draft (征求意见)."""
+        """A resident's opinion on the pending draft (征求意见); recorded on
+        behalf of a household, ``household_owner_id`` is its owner person."""
         self._check("opinion")
         if by.role not in OPINION_RECORDERS:
             raise NotPermitted(
@@ -418,6 +425,7 @@ class ServiceCommitment(Aggregate):
             item_no=item_no,
             household_id=household_id,
             on_behalf_of_resident=on_behalf,
+            subject_id=by.id if not on_behalf else household_owner_id,
         )
 
     def confirm(self, *, by: Actor, list_version: int, now: datetime | None = None) -> None:

@@ -43,9 +43,11 @@ class Compound(Aggregate):
         """A household (户, one exclusive part 专有部分) and who owns it.
 
         ``owner_id`` is the owning person's id in the person registry, or None
-        when no owner person is recorded; ``owner_name`` is display text only
-        (what releases before the registry recorded, or what a caller still
-        sends). Version 1 (before persons) had no ``owner_id``.
+        when no owner person is recorded. ``owner_name`` is what releases
+        before release 0.4 recorded as display text; a name is personal data,
+        so new events leave it None (the name is in the registry, which an
+        erasure blanks; domain/personal.py). Version 1 (before persons) had
+        no ``owner_id``.
         """
 
         class_version = 2
@@ -111,11 +113,10 @@ class Compound(Aggregate):
         building_id: UUID,
         number: str,
         exclusive_area: Decimal,
-        owner_name: str | None = None,
         owner_id: str | None = None,
     ) -> UUID:
         """Add a household; ``owner_id`` is a registered person's id (the
-        caller checks the registry), ``owner_name`` display text only."""
+        caller checks the registry)."""
         if building_id not in self.buildings:
             raise InvalidValue("building_id", "no such building in this compound")
         number = required_text("number", number, 30)
@@ -135,7 +136,7 @@ class Compound(Aggregate):
             building_id=building_id,
             number=number,
             exclusive_area=exclusive_area,
-            owner_name=optional_text("owner_name", owner_name, 100),
+            owner_name=None,
             owner_id=optional_text("owner_id", owner_id, 100),
         )
         return household_id
@@ -145,3 +146,8 @@ class Compound(Aggregate):
 
     def has_household(self, household_id: UUID) -> bool:
         return household_id in self.households
+
+    def owner_of(self, household_id: UUID) -> str | None:
+        """The household's owner person's id, if one is recorded."""
+        household = self.households.get(household_id)
+        return household.get("owner_id") if household else None

@@ -365,6 +365,10 @@ class Consultation(Aggregate):
     class OpinionRecorded(Event):
         speaker: str
         text: str
+        # The speaker's (domain/personal.py); None in events before release 0.4.
+        subject_id: str | None = None
+
+        personal_fields = ("text",)
 
         def apply(self, c: Consultation) -> None:
             c.opinions += 1
@@ -599,12 +603,14 @@ class Consultation(Aggregate):
             if speaker is not None and speaker.strip() and speaker.strip() != by.id:
                 raise NotPermitted("a resident records only their own opinion")
             speaker = None
+        speaker = optional_text("speaker", speaker, 100) or by.id
         self._trigger(
             self.OpinionRecorded,
             by,
             now,
-            speaker=optional_text("speaker", speaker, 100) or by.id,
+            speaker=speaker,
             text=required_text("text", text, 5000),
+            subject_id=speaker,
         )
 
     def cast_vote(

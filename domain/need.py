@@ -160,8 +160,14 @@ class Need(Aggregate):
         # them read as (no upcast needed: an older event simply lacks them).
         toward: str | None = None  # "compound" for a party's request of the compound
         raised_by_party_id: UUID | None = None  # the party that raised it, then
+        # Whose personal data the texts are (domain/personal.py); added in
+        # release 0.4, None in older events and for needs about common parts.
+        subject_id: str | None = None
+
+        personal_fields = ("title", "description", "location")
 
         def apply(self, need: Need) -> None:
+            need.subject_id = self.subject_id
             need.compound_id = self.compound_id
             need.building_id = self.building_id
             need.household_id = self.household_id
@@ -282,6 +288,9 @@ class Need(Aggregate):
         obtained_by: str | None  # phone, visit or in_person, when recorded on their behalf
         respond_due: datetime | None  # the redo's deadlines
         resolve_due: datetime | None
+        subject_id: str | None = None  # the need's (domain/personal.py)
+
+        personal_fields = ("comment",)
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -348,6 +357,9 @@ class Need(Aggregate):
     class Withdrawn(Event):
         reason: str
         on_behalf_of_reporter: bool
+        subject_id: str | None = None  # the need's (domain/personal.py)
+
+        personal_fields = ("reason",)
 
         def apply(self, need: Need) -> None:
             need.status = NeedStatus.WITHDRAWN
@@ -355,6 +367,9 @@ class Need(Aggregate):
     class NoteAdded(Event):
         text: str
         attachments: list[str]
+        subject_id: str | None = None  # the need's (domain/personal.py)
+
+        personal_fields = ("text",)
 
         def apply(self, need: Need) -> None:
             need.notes += 1
@@ -440,9 +455,13 @@ class Need(Aggregate):
         attachments: list[str] | None = None,
         visit_id: UUID | None = None,
         toward: str | None = None,
+        household_owner_id: str | None = None,
         id: UUID | None = None,  # noqa: A002 - the library's name
         now: datetime | None = None,
     ) -> Need:
+        """``household_owner_id`` is the owner person of ``household_id`` (the
+        application looks it up): whose personal data the texts of a need
+        collected from that household are, unless a resident reports it."""
         _choice("source", source, SOURCES)
         _choice("category", category, CATEGORIES)
         if toward is not None:
@@ -500,6 +519,7 @@ class Need(Aggregate):
             visit_id=visit_id,
             toward=toward,
             raised_by_party_id=raised_by_party_id,
+            subject_id=data_subject(by, household_id, household_owner_id),
         )
 
     def accept(
@@ -646,6 +666,7 @@ class Need(Aggregate):
             on_behalf_of_reporter=on_behalf,
             resolved=resolved,
             obtained_by=obtained_by,
+            subject_id=self.subject_id,
             **dues,
         )
 
@@ -753,6 +774,7 @@ class Need(Aggregate):
             now,
             reason=reason_text(reason, "withdrawing"),
             on_behalf_of_reporter=on_behalf,
+            subject_id=self.subject_id,
         )
 
     def add_note(
@@ -778,6 +800,7 @@ class Need(Aggregate):
             now,
             text=required_text("text", text, 5000),
             attachments=_attachments(attachments),
+            subject_id=self.subject_id,
         )
 
     def extend(
@@ -975,6 +998,20 @@ class Need(Aggregate):
         self.trigger_event(
             event_class, timestamp=now, actor_id=by.id, actor_role=str(by.role), **kwargs
         )
+
+
+def data_subject(
+    by: Actor, household_id: UUID | None, household_owner_id: str | None
+) -> str | None:
+    """Whose personal data a need's texts are (domain/personal.py): the
+    resident's who reports it; else the owner's of the household it was
+    collected from; else nobody's (a need about the compound's common parts,
+    or raised by a party: its texts are the compound's record)."""
+    if by.role == Role.RESIDENT:
+        return by.id
+    if household_id is not None and household_owner_id:
+        return household_owner_id
+    return None
 
 
 def collected_from(household_id: UUID | None, reporter_role: str) -> UUID | None:

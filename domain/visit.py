@@ -28,6 +28,11 @@ class HouseholdVisit(Aggregate):
         visited_on: str
         notes: str | None
         need_ids: list[UUID]
+        # The household owner's (domain/personal.py); None in events before
+        # release 0.4 and for a household without an owner person.
+        subject_id: str | None = None
+
+        personal_fields = ("notes",)
 
         def apply(self, visit: HouseholdVisit) -> None:
             visit.compound_id = self.compound_id
@@ -51,6 +56,7 @@ class HouseholdVisit(Aggregate):
         now: datetime,
         notes: str | None = None,
         need_ids: list[UUID] | None = None,
+        household_owner_id: str | None = None,
         id: UUID | None = None,  # noqa: A002 - the library's name
     ) -> HouseholdVisit:
         if by.role not in (Role.GRID_WORKER, Role.COMMUNITY_STAFF):
@@ -73,4 +79,5 @@ class HouseholdVisit(Aggregate):
             visited_on=visited_at.astimezone(timezone).date().isoformat(),
             notes=optional_text("notes", notes, 2000),
             need_ids=list(need_ids or []),
+            subject_id=household_owner_id or None,
         )

@@ -216,6 +216,21 @@ class Credentials:
             )
         return listed
 
+    def revoke_person(self, person_id: str) -> int:
+        """Revoke every active credential of one person; how many there were."""
+        now = utc_text(datetime.now(UTC))
+        with self.views.writing() as c:
+            c.execute(
+                self.views.sql(
+                    "UPDATE {credentials} SET revoked_at = ? "
+                    "WHERE actor_id = ? AND revoked_at IS NULL RETURNING token_hash"
+                ),
+                [now, person_id],
+            )
+            count = len(c.fetchall())
+        _revoked_here()
+        return count
+
     def revoke_issued_by(self, issued_by: str) -> None:
         """Revoke every credential that one issuer made (the demo's, at each start)."""
         now = utc_text(datetime.now(UTC))

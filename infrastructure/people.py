@@ -26,6 +26,7 @@ from typing import Any
 from uuid import uuid4
 
 from application.readmodel import utc_text
+from domain.personal import ERASED
 from domain.text import optional_text, required_text
 from infrastructure.views import LinliViews
 
@@ -150,6 +151,17 @@ class People:
                 params,
             )
             return [_person(r) for r in c.fetchall()]
+
+    def erase(self, person_id: str) -> None:
+        """Blank the person's name and owner key (their id stays: the log
+        names them by it). See infrastructure/personal_data.py."""
+        with self.views.writing() as c:
+            c.execute(
+                self.views.sql(
+                    "UPDATE {persons} SET display_name = ?, owner_key = NULL WHERE id = ?"
+                ),
+                [ERASED, person_id],
+            )
 
     # ----- persons from before the registry ---------------------------------------
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.calendar import DEFAULT_RESOLVE_LIMITS, DEFAULT_RESPOND_LIMITS, TimeLimit
@@ -28,6 +28,18 @@ class Settings(BaseSettings):
     postgres_schema: str = "public"
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
     postgres_max_overflow: int = Field(default=10, ge=0, le=200)
+    # Streaming replicas of that server whose views may answer queries
+    # (issue 27 item 5, infrastructure/read_replicas.py): ``host:port`` (or
+    # ``host``, on LINLI_POSTGRES_PORT), comma-separated, each one server
+    # (not a balancer in front of several). Empty: everything on the primary.
+    postgres_read_hosts: str = ""
+    # A replica whose views are further behind the primary's than this
+    # (seconds), or whose position could not be read for this long, is left
+    # out until it catches up; its reads go to the primary.
+    postgres_read_max_lag_seconds: float = Field(default=2.0, gt=0, le=300)
+    # How long a query with ``?after=N`` waits, once the primary's views have
+    # reached N, for a replica's to; then it is answered from the primary.
+    postgres_read_wait_seconds: float = Field(default=0.25, ge=0, le=5)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -73,6 +85,13 @@ class Settings(BaseSettings):
     # this often (seconds), when the log has grown since the last one; 0: only
     # on demand (POST /audit/checkpoints).
     checkpoint_interval_seconds: float = Field(default=3600, ge=0, le=366 * 86400)
+    # The tree's upkeep: a thread of the process that keeps the views hashes
+    # new events into the tree's leaves as they come (and signs the periodic
+    # checkpoints). Off, no thread runs: the proofs' and checkpoints'
+    # endpoints, ``linli audit checkpoint`` and a supervisor's checkpoint
+    # bring the tree up to date themselves, when asked (the backlog is hashed
+    # then); no periodic checkpoint is signed.
+    transparency_upkeep: bool = True
 
     # Outbound webhooks (issue 25 item 2, infrastructure/webhooks.py). A serving
     # process delivers them (one thread) unless ``webhooks_deliver`` is off;
@@ -88,6 +107,19 @@ class Settings(BaseSettings):
     webhook_poll_interval: float = Field(default=1.0, gt=0, le=60)
     # How long a worker holds a subscription without renewing it (after a crash, the wait).
     webhook_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+
+    @field_validator("postgres_read_hosts")
+    @classmethod
+    def _read_hosts(cls, value: str, info: ValidationInfo) -> str:
+        hosts = parse_hosts(value, info.data.get("postgres_port", 5432))
+        if hosts and info.data.get("store") != "postgres":
+            raise ValueError("read replicas need LINLI_STORE=postgres")
+        return value.strip()
+
+    @property
+    def read_hosts(self) -> list[tuple[str, int]]:
+        """The replicas of LINLI_POSTGRES_READ_HOSTS, as (host, port)."""
+        return parse_hosts(self.postgres_read_hosts, self.postgres_port)
 
     @field_validator("respond_limits", "resolve_limits", "redo_respond_limits", "redo_resolve_limits")
     @classmethod
@@ -119,3 +151,32 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"no such file: {value}")
         return value
+
+
+def parse_hosts(text: str, default_port: int) -> list[tuple[str, int]]:
+    """``host:port`` entries, comma-separated (``[::1]:5433`` for IPv6; a
+    host alone is on ``default_port``), as (host, port); ValueError saying
+    which entry is wrong."""
+    hosts: list[tuple[str, int]] = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        host, port_text = entry, ""
+        if entry.startswith("["):
+            host, _, rest = entry[1:].partition("]")
+            if rest and not rest.startswith(":"):
+                raise ValueError(f"{entry!r} is not like host:port")
+            port_text = rest[1:]
+        elif entry.count(":") == 1:
+            host, port_text = entry.split(":")
+        if not host or any(c.isspace() or c in "/,[]" for c in host):
+            raise ValueError(f"{entry!r} is not like host:port")
+        port = default_port
+        if port_text:
+            if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+                raise ValueError(f"{entry!r}: the port must be a number from 1 to 65535")
+            port = int(port_text)
+        if (host, port) in hosts:
+            raise ValueError(f"{entry!r} is named twice")
+        hosts.append((host, port))
+    return hosts

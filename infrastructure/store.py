@@ -14,19 +14,27 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+from eventsourcing.postgres import PostgresDatastore
 
 from application.app import Linli
+from domain.actor import Actor
 from infrastructure.board_links import BoardLinks, create_board_links_table
 from infrastructure.calendar import deadline_policy
 from infrastructure.credentials import Credentials
-from infrastructure.people import People
+from infrastructure.people import People, UnknownPerson
+from infrastructure.personal_data import StoredPersonKeys
 from infrastructure.listening import Listener
+from infrastructure.read_replicas import CHECKOUT_TIMEOUT, ReadReplicas
 from infrastructure.recorders import changed_aggregates
 from infrastructure.runner import ViewUpdater
 from infrastructure.settings import Settings
 from infrastructure.transparency_log import TransparencyLog
 from infrastructure.views import EventLog, LinliViews, PostgresViews, SQLiteViews
 from infrastructure.webhooks import WebhookWorker, Webhooks, WorkerSettings
+
+
+# Personal fields of events are stored encrypted (infrastructure/personal_data.py).
+PERSONAL_DATA_MAPPER = "infrastructure.personal_data:PersonalDataMapper"
 
 
 def application_env(settings: Settings) -> dict[str, str]:
@@ -37,6 +45,7 @@ def application_env(settings: Settings) -> dict[str, str]:
             "SQLITE_DBNAME": str(settings.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "10",
             "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:SQLiteLinliRecorder",
+            "MAPPER_TOPIC": PERSONAL_DATA_MAPPER,
         }
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -53,7 +62,19 @@ def application_env(settings: Settings) -> dict[str, str]:
         # (see ``check_pooled_connections``): no round trip per checkout.
         "POSTGRES_PRE_PING": "n",
         "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:PostgresLinliRecorder",
+        "MAPPER_TOPIC": PERSONAL_DATA_MAPPER,
     }
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What ``Services.erase_person`` did: the log position of the erasure (or
+    of the head, when it had been recorded before), and credentials revoked."""
+
+    person_id: str
+    position: int
+    new: bool
+    credentials_revoked: int
 
 
 @dataclass
@@ -67,6 +88,9 @@ class Services:
     people: People
     updater: ViewUpdater
     other_writers: Listener | None = None
+    # Streaming replicas that may answer the views' queries
+    # (LINLI_POSTGRES_READ_HOSTS, infrastructure/read_replicas.py); None: none.
+    read_replicas: ReadReplicas | None = None
     # The public notice boards' links (infrastructure/board_links.py), in the
     # views' datastore; its table is made by ``build_services``.
     board_links: BoardLinks = field(init=False)
@@ -88,6 +112,29 @@ class Services:
             self.webhooks.create_tables()
         self.webhook_worker = WebhookWorker(self.app, self.webhooks, WorkerSettings.of(self.settings))
         self.app.on_recorded(self.webhook_worker.wake)
+
+    @property
+    def person_keys(self) -> StoredPersonKeys:
+        return self.app.mapper.keys  # type: ignore[attr-defined,no-any-return]
+
+    def erase_person(self, by: Actor, person_id: str, reason: str) -> Erased:
+        """Erase a person's personal data (PIPL Art. 47; domain/personal.py).
+
+        The decision goes into the log first (who, when, why); then the
+        person's key is destroyed, their name and owner key blanked in the
+        registry and their credentials revoked. The views draw the person's
+        rows again when they reach the erasure (LinliViews). Run again after a
+        failure, it completes what the first run left (and records nothing new).
+        UnknownPerson for an id not in the registry."""
+        if self.people.get(person_id) is None:
+            raise UnknownPerson(person_id)
+        recorded, new = self.app.erase_person(by, person_id, reason)
+        self.person_keys.destroy(person_id, by.id)
+        self.people.erase(person_id)
+        revoked = self.credentials.revoke_person(person_id)
+        # Copies of cases as this process saved them hold the texts opened.
+        self.app.kept.forget(None)
+        return Erased(person_id, recorded.position, new, revoked)
 
     def listen_for_other_writers(self) -> None:
         """For a serving process: forget the kept copies of aggregates that
@@ -132,6 +179,8 @@ class Services:
         self.transparency.stop()
         if self.other_writers is not None:
             self.other_writers.stop()
+        if self.read_replicas is not None:
+            self.read_replicas.close()
         self.app.close()
 
 
@@ -336,7 +385,12 @@ def build_services(settings: Settings) -> Services:
         datastore = app.factory.datastore  # type: ignore[attr-defined]
         if settings.store == "postgres":
             check_pooled_connections(datastore.pool)
-        log = EventLog(app.recorder.events_table_name, app.mapper.to_domain_event)  # type: ignore[attr-defined]
+        mapper: Any = app.mapper
+        log = EventLog(
+            app.recorder.events_table_name,  # type: ignore[attr-defined]
+            mapper.to_domain_event,
+            lambda person_id: mapper.keys.erased(person_id),
+        )
         views: LinliViews = (
             SQLiteViews(datastore, log)
             if settings.store == "sqlite"
@@ -345,6 +399,7 @@ def build_services(settings: Settings) -> Services:
         views.create_table()  # type: ignore[attr-defined]
         create_board_links_table(views)
         views.timezone = ZoneInfo(settings.timezone)
+        mapper.keys = StoredPersonKeys(views)
         people = People(views)
         people.adopt_legacy_credentials()
     updater = ViewUpdater(
@@ -356,6 +411,49 @@ def build_services(settings: Settings) -> Services:
         **_listening(settings, app),
     )
     app.on_recorded(updater.wake)
+    views.replicas = _read_replicas(settings, views, app)
     return Services(
-        settings, app, views, Credentials(views), people, updater, _other_writers(settings, app)
+        settings,
+        app,
+        views,
+        Credentials(views),
+        people,
+        updater,
+        _other_writers(settings, app),
+        read_replicas=views.replicas,
+    )
+
+
+def _read_replicas(settings: Settings, views: LinliViews, app: Linli) -> ReadReplicas | None:
+    """With LINLI_POSTGRES_READ_HOSTS: the replicas that may answer the views'
+    queries, each with a connection pool like the primary's (opened at its
+    first query; its watchers start at the first query too)."""
+    if settings.store != "postgres" or not settings.read_hosts:
+        return None
+
+    def datastore(host: str, port: int) -> PostgresDatastore:
+        replica = PostgresDatastore(
+            dbname=settings.postgres_db,
+            host=host,
+            port=port,
+            user=settings.postgres_user,
+            password=settings.postgres_password,
+            # The pool's wait for a connection: a replica that has just gone
+            # away costs a query this long before the primary answers it.
+            connect_timeout=CHECKOUT_TIMEOUT,
+            idle_in_transaction_session_timeout=5,
+            pool_size=settings.postgres_pool_size,
+            max_overflow=settings.postgres_max_overflow,
+            schema=settings.postgres_schema,
+        )
+        replica.pool.kwargs["connect_timeout"] = 2  # libpq's own, for each new connection
+        check_pooled_connections(replica.pool)
+        return replica
+
+    recorder: Any = views
+    return ReadReplicas(
+        settings,
+        position_statement=recorder.max_tracking_id_statement,
+        tracking_name=views.tracking_name(app.name),
+        make_datastore=datastore,
     )

@@ -53,6 +53,7 @@ LEAVES = "linli_merkle_leaves"
 POSITION = "linli_merkle_position"
 CHECKPOINTS = "linli_checkpoints"
 KEY_SETTING = "LINLI_CHECKPOINT_KEY_FILE"
+UPKEEP_SETTING = "LINLI_TRANSPARENCY_UPKEEP"
 
 Progress = Callable[[int, int], None]  # (leaves added in this step, notification id reached)
 
@@ -179,6 +180,7 @@ class TransparencyLog:
         checkpoint_interval: float = 0.0,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
+        upkeep: bool = True,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -188,6 +190,8 @@ class TransparencyLog:
         self.checkpoint_interval = checkpoint_interval
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        # Whether ``start`` runs the upkeep thread (``LINLI_TRANSPARENCY_UPKEEP``).
+        self.upkeep = upkeep
         events = app.recorder.events_table_name
         if postgres:
             schema = datastore.schema
@@ -219,6 +223,7 @@ class TransparencyLog:
             key_file=settings.checkpoint_key_file,
             checkpoint_interval=settings.checkpoint_interval_seconds,
             batch_size=settings.projection_batch_size,
+            upkeep=settings.transparency_upkeep,
         )
 
     def sql(self, text: str) -> str:
@@ -387,29 +392,45 @@ class TransparencyLog:
                 yield int(row["leaf_index"]), int(row["notification_id"]), bytes(row["leaf_hash"])
             at = int(rows[-1]["leaf_index"]) + 1
 
-    def leaves_of(self, originator_id: UUID, size: int) -> list[dict[str, Any]]:
-        """The leaves (within the first ``size``) of the events of one aggregate, in its order."""
+    def trail_leaves(self, history_table: str, case_id: str) -> list[dict[str, Any]]:
+        """The events on a case's trail, oldest first, each with its leaf when
+        the tree has one (else ``leaf_index`` and ``leaf_hash`` are None).
+
+        ``history_table`` is the views' trail table (``case_history``: rows of
+        case id, log position, and the case type of the event there); a trail
+        holds events of other aggregates too (a consultation's on each of its
+        needs' trails, a need's on its service list's and offer's), each given
+        with its own aggregate (``originator_id``), ``version`` and
+        ``case_type``. One query, whatever the trail's length."""
         self._ready()
-        key: Any = originator_id if self.postgres else originator_id.hex
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 self.sql(
-                    f"SELECT l.leaf_index, l.notification_id, l.leaf_hash, e.originator_version "
-                    f"FROM {self.events_table} e JOIN {self.leaves_table} l "
-                    f"ON l.notification_id = e.{self.events_column} "
-                    "WHERE e.originator_id = ? AND l.leaf_index < ? ORDER BY e.originator_version"
+                    "SELECT h.position, h.case_type, e.originator_id, e.originator_version, "
+                    f"l.leaf_index, l.leaf_hash FROM {history_table} h "
+                    f"JOIN {self.events_table} e ON e.{self.events_column} = h.position "
+                    f"LEFT JOIN {self.leaves_table} l ON l.notification_id = h.position "
+                    "WHERE h.case_id = ? ORDER BY h.position"
                 ),
-                [key, size],
+                [case_id],
             )
-            return [
+            rows = c.fetchall()
+        found = []
+        for r in rows:
+            originator_id = r["originator_id"]
+            if not isinstance(originator_id, UUID):
+                originator_id = UUID(str(originator_id))
+            found.append(
                 {
-                    "leaf_index": int(r["leaf_index"]),
-                    "notification_id": int(r["notification_id"]),
-                    "leaf_hash": bytes(r["leaf_hash"]),
+                    "notification_id": int(r["position"]),
+                    "case_type": r["case_type"],
+                    "originator_id": originator_id,
                     "version": int(r["originator_version"]),
+                    "leaf_index": None if r["leaf_index"] is None else int(r["leaf_index"]),
+                    "leaf_hash": None if r["leaf_hash"] is None else bytes(r["leaf_hash"]),
                 }
-                for r in c.fetchall()
-            ]
+            )
+        return found
 
     def recorded_at(self, h: bytes) -> int | None:
         """The index of the stored leaf with hash ``h``, if any (a full scan: for reports)."""
@@ -517,7 +538,18 @@ class TransparencyLog:
         self._wake.set()
 
     def start(self) -> None:
+        """Run the upkeep thread: new events hashed into leaves as they come,
+        periodic checkpoints signed. Not with ``LINLI_TRANSPARENCY_UPKEEP=false``:
+        then whoever reads the tree brings it up to date first (``catch_up``,
+        as the integrity routes and ``linli audit checkpoint`` do)."""
         if self._thread is not None:
+            return
+        if not self.upkeep:
+            log.info(
+                "%s=false: no tree upkeep thread; the Merkle tree is brought up to date "
+                "when proofs or checkpoints are asked for",
+                UPKEEP_SETTING,
+            )
             return
         self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name="linli-merkle", daemon=True)
@@ -565,7 +597,15 @@ def transparency_of(services: Services) -> TransparencyLog:
 
 
 class Verification:
-    """What ``verify`` found: problems (each one line), and a summary."""
+    """What ``verify`` found: problems (each one line), and a summary.
+
+    ``events`` are the stored events read (the whole log, as far as it went
+    while verify read it), ``root`` the root of the tree they make, every one
+    of them hashed in; ``leaves`` are the kept tree's leaves they were
+    compared with (those stored when verify began); the events past them,
+    ``newer``, are those the upkeep had not yet hashed into the kept tree.
+    They are in ``root`` and in the roots compared with checkpoints all the
+    same: a verify right after writes covers them."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -578,11 +618,23 @@ class Verification:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def newer(self) -> int:
+        """Events after the kept tree's leaves: hashed into ``root``, compared with no kept leaf."""
+        return max(self.events - self.leaves, 0)
+
     def summary(self) -> str:
         root = b64(self.root) if self.root is not None else "-"
+        checkpoints = f"{self.checkpoints} signed checkpoint(s)"
+        if not self.newer:
+            return (
+                f"verified: {self.events} events match the {self.leaves} leaves of the tree "
+                f"(root {root}) and {checkpoints}"
+            )
         return (
-            f"verified: {self.events} events match the {self.leaves} leaves of the tree "
-            f"(root {root}) and {self.checkpoints} signed checkpoint(s)"
+            f"verified: {self.events} events (root {root}): the first {self.leaves} match "
+            f"the {self.leaves} leaves of the kept tree, the {self.newer} newer than it are "
+            f"hashed into the root; and {checkpoints}"
         )
 
 
@@ -605,11 +657,17 @@ def verify(
     trusted: list[Ed25519PublicKey] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Verification:
-    """Recompute the tree from the stored events and compare it with the
+    """Recompute the tree from the stored events (all of them: those the
+    upkeep has not hashed into the kept tree yet too) and compare it with the
     stored leaves, with every stored checkpoint and with ``extra``
     checkpoints (kept outside, e.g. a file); check every signature. A
     checkpoint signed by a key not in ``trusted`` (when any is given) is a
-    problem too: whoever can write the table can sign with a key of their own."""
+    problem too: whoever can write the table can sign with a key of their own.
+
+    The kept leaves compared are those stored when it begins (read after the
+    checkpoints, so that every stored checkpoint's leaves are among them):
+    leaves the upkeep adds meanwhile belong to events that may come after the
+    last one read, and are left for the next verify."""
     from application.transparency import Frontier, first_difference, unb64
 
     result = Verification()
@@ -636,6 +694,7 @@ def verify(
                 f"{label} {_name(c)}: signed by a key that is not the trusted one ({b64(public)})"
             )
 
+    _, kept, _ = tlog.position()
     found_frontier, recorded_frontier = Frontier(), Frontier()
     found_roots: dict[int, bytes] = {}
     recorded_roots: dict[int, bytes] = {}
@@ -654,7 +713,10 @@ def verify(
 
     found = _tapped(events(), found_frontier, sizes, found_roots)
     recorded = _tapped(
-        ((nid, h) for _, nid, h in tlog.stored_leaves()), recorded_frontier, sizes, recorded_roots
+        ((nid, h) for _, nid, h in tlog.stored_leaves(0, kept)),
+        recorded_frontier,
+        sizes,
+        recorded_roots,
     )
     difference = first_difference(recorded, found, tlog.recorded_at)
     for _ in found:  # the rest, for the checkpoints' roots
@@ -665,6 +727,11 @@ def verify(
     result.root = found_frontier.root()
     if difference is not None:
         result.problems.insert(0, difference.text)
+    if result.leaves != kept:
+        result.problems.append(
+            f"the kept tree counts {kept} leaves but {result.leaves} are stored: leaves were "
+            "removed (`linli audit rebuild` hashes the events again)"
+        )
 
     good_sizes = [0]
     for label, c in sorted(every, key=lambda lc: int(lc[1].get("tree_size", 0))):
@@ -688,6 +755,11 @@ def verify(
             good_sizes.append(size)
         if size <= result.leaves and recorded_roots.get(size) != root:
             result.problems.append(f"{label} {_name(c)}: the stored leaves do not match it")
+        elif label == "stored checkpoint" and size > result.leaves:
+            result.problems.append(
+                f"{label} {_name(c)}: the kept tree has only {result.leaves} leaves, fewer "
+                f"than the {size} it signed: leaves were removed"
+            )
     return result
 
 

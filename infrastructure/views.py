@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import orjson
@@ -32,7 +32,7 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from eventsourcing.utils import get_topic
 
 import application.projections  # noqa: F401 - registers the case types
-from application.readmodel import Row, case_type_of, history_entry, utc_text, uuid_text
+from application.readmodel import CASE_TYPES, Row, case_type_of, history_entry, utc_text, uuid_text
 from application.summaries import (
     DEFAULT_TIMEZONE,
     Ask,
@@ -44,6 +44,12 @@ from application.summaries import (
     wanted,
 )
 from domain.need import Need
+from infrastructure.read_replicas import NotServed, read_at_least, views_at_least
+
+if TYPE_CHECKING:
+    from infrastructure.read_replicas import ReadReplicas
+
+_T = TypeVar("_T")
 
 OPEN_WITH_DEADLINES = ("accepted", "assigned", "in_progress", "escalated")
 
@@ -72,7 +78,7 @@ NEED_COLUMNS = (
 # created before them when the views open (their rows hold none yet).
 ADDED_NEED_COLUMNS = ("offer_id", "raised_by_party_id")
 VIEW_TABLES = ("need_view", "case_view", "case_history")
-TABLES = (*VIEW_TABLES, "credentials", "persons", "console_sessions")
+TABLES = (*VIEW_TABLES, "credentials", "persons", "console_sessions", "person_keys")
 INDEXES = {
     "need_view": (
         "compound",
@@ -91,10 +97,12 @@ INDEXES = {
 @dataclass(frozen=True)
 class EventLog:
     """The application's log, as the views read it to render a trail: its
-    events table (in the views' own datastore) and the mapper's decoder."""
+    events table (in the views' own datastore) and the mapper's decoder;
+    ``erased(person_id)`` tells the decoder that a person's key is gone."""
 
     events_table: str
     decode: Callable[[Notification], Any]
+    erased: Callable[[str], None] = lambda person_id: None
 
 
 class PositionMoved(Exception):
@@ -175,6 +183,11 @@ class LinliViews:
             "session_hash TEXT PRIMARY KEY, token_hash TEXT NOT NULL, "
             "created_at TEXT NOT NULL, last_seen_at TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS console_sessions_token ON {console_sessions} (token_hash)",
+            # Each person's key for their personal data in the log
+            # (infrastructure/personal_data.py); ``key_hex`` is NULL once erased.
+            "CREATE TABLE IF NOT EXISTS {person_keys} ("
+            "person_id TEXT PRIMARY KEY, key_hex TEXT, created_at TEXT NOT NULL, "
+            "erased_at TEXT, erased_by TEXT)",
         ]
 
     def added_ddl(self) -> list[str]:
@@ -203,10 +216,35 @@ class LinliViews:
     def has_column(self, c: Any, table: str, column: str) -> bool:
         raise NotImplementedError
 
+    def reclaim_erased_space(self) -> None:
+        """Make the store let go of destroyed keys' old bytes where it can."""
+
+    def overwrite_freed(self, c: Any) -> None:
+        """Within a transaction that destroys a key: have what it frees overwritten."""
+
     @contextmanager
     def reading(self) -> Iterator[Any]:
+        """A read-only transaction on the views' own datastore (the primary):
+        for the registries, and whatever must not read a replica."""
         with self.datastore.transaction(commit=False) as c:
             yield c
+
+    # Where the views' queries may go besides (infrastructure/read_replicas.py,
+    # set by ``build_services`` when LINLI_POSTGRES_READ_HOSTS names some).
+    replicas: ReadReplicas | None = None
+
+    def _viewed(self, query: Callable[[Any], _T]) -> _T:
+        """``query(cursor)``, a read of the views alone, in one read-only
+        transaction: on a replica when one may answer it, else (and when the
+        replica fails it) on the primary, as ``reading`` does."""
+        replicas = self.replicas
+        if replicas is not None:
+            try:
+                return replicas.read(query)
+            except NotServed:
+                pass
+        with self.reading() as c:
+            return query(c)
 
     @contextmanager
     def writing(self) -> Iterator[Any]:
@@ -355,6 +393,53 @@ class LinliViews:
                 if rows is needs and last[key] == i:
                     put(row)
         self._write_cases(c, cases)
+        if typed:
+            upto = typed[-1][1]
+            for event, _, case_type, _ in typed:
+                if case_type.name == "erasure":
+                    self._draw_again_without(c, event.person_id, upto)
+
+    def _draw_again_without(self, c: Any, person_id: str, upto: int) -> None:
+        """After a person's erasure: draw every case row that may hold their
+        personal data again from its events up to ``upto`` (the batch's
+        last position), which now read without it. A row may hold it where
+        its document names the person (as subject, speaker or owner); a row
+        drawn again that held none comes out the same."""
+        self.log.erased(person_id)
+        pattern = "%" + _like_escaped(orjson.dumps(person_id).decode()) + "%"
+        table, column = self.events_table(self.log.events_table)
+        for view in ("need_view", "case_view"):
+            cursor = self._cursor(c)
+            cursor.execute(
+                self.sql(f"SELECT id, doc FROM {{{view}}} WHERE doc LIKE ? ESCAPE '!'"), [pattern]
+            )
+            found = [(row["id"], _load(row["doc"])["case_type"]) for row in cursor.fetchall()]
+            rows: dict[str, Row] = {}
+            for case_id, name in found:
+                case_type = next(t for t in CASE_TYPES if t.name == name)
+                cursor = self._cursor(c)
+                cursor.execute(
+                    self.sql(
+                        f"SELECT {column} AS id, originator_id, originator_version, topic, state "
+                        f"FROM {table} WHERE originator_id = ? AND {column} <= ? "
+                        "ORDER BY originator_version"
+                    ),
+                    [self._originator_ids([case_id])[0], upto],
+                )
+                row: Row | None = None
+                for stored in cursor.fetchall():
+                    previous = row
+                    row = case_type.project(previous, self.log.decode(_notification(stored)), stored["id"])
+                    row.setdefault("case_type", name)
+                    row["first_position"] = previous["first_position"] if previous else stored["id"]
+                if row is not None:
+                    rows[case_id] = row
+            if view == "need_view":
+                with self._need_rows(c) as put:
+                    for row in rows.values():
+                        put(row)
+            else:
+                self._write_cases(c, rows)
 
     @contextmanager
     def _trail(self, c: Any) -> Iterator[Callable[[tuple[str, int, str]], None]]:
@@ -439,9 +524,11 @@ class LinliViews:
         return f"json_extract(doc, '$.{name}')"
 
     def need(self, need_id: str) -> Row | None:
-        with self.reading() as c:
+        def query(c: Any) -> Any:
             c.execute(self.sql("SELECT doc FROM {need_view} WHERE id = ?"), [need_id])
-            row = c.fetchone()
+            return c.fetchone()
+
+        row = self._viewed(query)
         return _load(row["doc"]) if row else None
 
     def needs(
@@ -536,7 +623,8 @@ class LinliViews:
             params.append(cursor)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         params.append(limit + 1)
-        with self.reading() as c:
+
+        def query(c: Any) -> list[Row]:
             c.execute(
                 self.sql(
                     f"SELECT doc FROM {{need_view}} {clause}"
@@ -544,26 +632,42 @@ class LinliViews:
                 ),
                 params,
             )
-            rows = [_load(r["doc"]) for r in c.fetchall()]
+            return [_load(r["doc"]) for r in c.fetchall()]
+
+        rows = self._viewed(query)
         next_cursor = rows[limit - 1]["registered_position"] if len(rows) > limit else None
         return rows[:limit], next_cursor
 
     def iter_needs(self, page_size: int = 1000, **filters: Any) -> Iterator[Row]:
-        """Every need matching ``filters``, newest first, read a page at a time."""
-        cursor = None
-        while True:
-            rows, cursor = self.needs(limit=page_size, cursor=cursor, **filters)
-            yield from rows
-            if cursor is None:
-                return
+        """Every need matching ``filters``, newest first, read a page at a time
+        (each page from views that have what the caller's had to see, also
+        when the pages are read later, as a streamed answer is)."""
+        at_least = views_at_least()
+
+        def pages() -> Iterator[Row]:
+            cursor = None
+            while True:
+                read_at_least(at_least)
+                rows, cursor = self.needs(limit=page_size, cursor=cursor, **filters)
+                yield from rows
+                if cursor is None:
+                    return
+
+        return pages()
 
     def iter_cases(self, case_type: str, compound_ids: list[str] | None, **filters: Any) -> Iterator[Row]:
-        cursor = None
-        while True:
-            rows, cursor = self.cases(case_type, compound_ids, cursor=cursor, **filters)
-            yield from rows
-            if cursor is None:
-                return
+        at_least = views_at_least()
+
+        def pages() -> Iterator[Row]:
+            cursor = None
+            while True:
+                read_at_least(at_least)
+                rows, cursor = self.cases(case_type, compound_ids, cursor=cursor, **filters)
+                yield from rows
+                if cursor is None:
+                    return
+
+        return pages()
 
     def history_page(
         self, case_id: str, *, limit: int, after: int | None = None
@@ -573,9 +677,12 @@ class LinliViews:
         Keyset pagination on (case_id, position), the table's primary key."""
         where = "h.case_id = ?" if after is None else "h.case_id = ? AND h.position > ?"
         params: list[Any] = [case_id] if after is None else [case_id, after]
-        with self.reading() as c:
+
+        def query(c: Any) -> tuple[list[Any], list[Row]]:
             found = self._trail_events(c, f"{where} ORDER BY h.position LIMIT ?", [*params, limit + 1])
-            rows = self._entries(c, found[:limit], case_id)
+            return found, self._entries(c, found[:limit], case_id)
+
+        found, rows = self._viewed(query)
         next_after = int(found[limit - 1]["id"]) if len(found) > limit else None
         return rows, next_after
 
@@ -587,9 +694,11 @@ class LinliViews:
         The first page is read at once, so that a database that is down fails
         the request before its answer starts, as any other read does."""
         rows, after = self.history_page(case_id, limit=page_size)
+        at_least = views_at_least()
 
         def the_rest(after: int | None) -> Iterator[Row]:
             while after is not None:
+                read_at_least(at_least)
                 rows, after = self.history_page(case_id, limit=page_size, after=after)
                 yield from rows
 
@@ -597,9 +706,12 @@ class LinliViews:
 
     def history(self, case_id: str) -> list[Row]:
         """A case's whole trail, oldest first, as a list (in one read)."""
-        with self.reading() as c:
+
+        def query(c: Any) -> list[Row]:
             found = self._trail_events(c, "h.case_id = ? ORDER BY h.position", [case_id])
             return self._entries(c, found, case_id)
+
+        return self._viewed(query)
 
     def _trail_events(self, c: Any, clause: str, params: list[Any]) -> list[Any]:
         """The events on trails, with their positions: the rows of the log
@@ -764,12 +876,14 @@ class LinliViews:
         return found
 
     def case(self, case_type: str, case_id: str) -> Row | None:
-        with self.reading() as c:
+        def query(c: Any) -> Any:
             c.execute(
                 self.sql("SELECT doc FROM {case_view} WHERE id = ? AND case_type = ?"),
                 [case_id, case_type],
             )
-            row = c.fetchone()
+            return c.fetchone()
+
+        row = self._viewed(query)
         return _load(row["doc"]) if row else None
 
     def cases(
@@ -804,7 +918,8 @@ class LinliViews:
             where.append("first_position > ?")
             params.append(cursor)
         params.append(limit + 1)
-        with self.reading() as c:
+
+        def query(c: Any) -> list[Row]:
             c.execute(
                 self.sql(
                     f"SELECT doc FROM {{case_view}} WHERE {' AND '.join(where)} "
@@ -812,21 +927,27 @@ class LinliViews:
                 ),
                 params,
             )
-            rows = [_load(r["doc"]) for r in c.fetchall()]
+            return [_load(r["doc"]) for r in c.fetchall()]
+
+        rows = self._viewed(query)
         next_cursor = rows[limit - 1]["first_position"] if len(rows) > limit else None
         return rows[:limit], next_cursor
 
     def needs_citing(self, commitment_id: str) -> list[Row]:
         """Needs assigned under an item of a service commitment."""
-        with self.reading() as c:
+
+        def query(c: Any) -> list[Row]:
             c.execute(
                 self.sql("SELECT doc FROM {need_view} WHERE commitment_id = ?"), [commitment_id]
             )
             return [_load(r["doc"]) for r in c.fetchall()]
 
+        return self._viewed(query)
+
     def needs_serving(self, offer_id: str) -> list[str]:
         """The ids of the needs served under an offer (assigned citing it), oldest first."""
-        with self.reading() as c:
+
+        def query(c: Any) -> list[str]:
             c.execute(
                 self.sql(
                     "SELECT id FROM {need_view} WHERE offer_id = ? ORDER BY registered_position"
@@ -835,11 +956,15 @@ class LinliViews:
             )
             return [r["id"] for r in c.fetchall()]
 
+        return self._viewed(query)
+
     def needs_served(self, offer_ids: Sequence[str]) -> dict[str, list[str]]:
         """By offer, the ids of the needs served under it (none: an empty list)."""
         found: dict[str, list[str]] = {offer_id: [] for offer_id in offer_ids}
         unique = sorted(found)
-        with self.reading() as c:
+
+        def query(c: Any) -> list[tuple[str, str]]:
+            pairs = []
             for start in range(0, len(unique), 500):
                 chunk = unique[start : start + 500]
                 c.execute(
@@ -849,13 +974,16 @@ class LinliViews:
                     ),
                     chunk,
                 )
-                for r in c.fetchall():
-                    found[r["offer_id"]].append(r["id"])
+                pairs += [(r["offer_id"], r["id"]) for r in c.fetchall()]
+            return pairs
+
+        for offer_id, need_id in self._viewed(query):
+            found[offer_id].append(need_id)
         return found
 
     def dump_all(self) -> dict[str, list[Row]]:
         """Every view row, in a stable order, to compare a view with a replay
-        (which may be in another store)."""
+        (which may be in another store); on the primary."""
         out: dict[str, list[Row]] = {}
         with self.reading() as c:
             for table in ("need_view", "case_view"):
@@ -963,6 +1091,10 @@ def _load(text: str) -> Any:
         return json.loads(text)
 
 
+def _like_escaped(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
 class SQLiteViews(LinliViews, SQLiteTrackingRecorder):
     def __init__(self, datastore: SQLiteDatastore, log: EventLog, suffix: str = "") -> None:
         super().__init__(datastore)
@@ -972,6 +1104,17 @@ class SQLiteViews(LinliViews, SQLiteTrackingRecorder):
     def has_column(self, c: Any, table: str, column: str) -> bool:
         c.execute("SELECT 1 FROM pragma_table_info(?) WHERE name = ?", [table, column])
         return c.fetchone() is not None
+
+    def overwrite_freed(self, c: Any) -> None:
+        c.execute("PRAGMA secure_delete = ON")
+
+    def reclaim_erased_space(self) -> None:
+        # The key's page goes back to the file at a checkpoint; its old bytes
+        # in freed space are zeroed where secure_delete is on (see erase).
+        # Outside a transaction (a checkpoint cannot run inside one); best
+        # effort: readers still on an older snapshot make it stop short.
+        with self.datastore.get_connection(commit=True) as conn:
+            conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def rename_index(self, c: Any, table: str, old: str, new: str) -> None:
         # SQLite cannot rename an index: build it again under the live name.
@@ -1022,6 +1165,12 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
     def doc_field(self, name: str) -> str:
         return f"(doc::json ->> '{name}')"
 
+    def reclaim_erased_space(self) -> None:
+        # The old row versions holding a destroyed key go (VACUUM runs outside
+        # a transaction: the pool's connections are in autocommit mode).
+        with self.datastore.get_connection() as conn:
+            conn.execute(f"VACUUM {self.table('person_keys')}")
+
     def rename_index(self, c: Any, table: str, old: str, new: str) -> None:
         schema = self.datastore.schema
         c.execute(f'ALTER INDEX IF EXISTS "{schema}"."{old}" RENAME TO "{new}"')
@@ -1030,8 +1179,14 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
         # The views are derived from the log and their position commits with
         # them: a crash can lose only whole, recent batches, which the updater
         # applies again from the position that survived (exactly once still).
-        # Not waiting for each batch's WAL flush shortens every batch.
-        c.execute("SET LOCAL synchronous_commit = off")
+        # Not waiting for each batch's WAL flush shortens every batch. With
+        # read replicas, a batch is flushed (not waiting for any standby):
+        # the primary streams only flushed WAL, and an unflushed batch would
+        # reach them up to three WAL writer delays (0.6 s) later.
+        if self.replicas is None:
+            c.execute("SET LOCAL synchronous_commit = off")
+        else:
+            c.execute("SET LOCAL synchronous_commit = local")
 
     def lock_position(self, c: Any, tracking_name: str) -> int:
         """As the shared one, in one statement (``RETURNING``)."""

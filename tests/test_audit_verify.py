@@ -25,6 +25,7 @@ from infrastructure.transparency_log import (
     write_new_key,
 )
 from application.transparency import b64
+from tests.api.test_integrity import log_leaves, mth
 from tests.world import REGISTRAR, build_world
 
 
@@ -39,11 +40,13 @@ class Store:
         if self.sqlite:
             self.events, self.id = events, "rowid"
             self.leaves, self.checkpoints = "linli_merkle_leaves", "linli_checkpoints"
+            self.position = "linli_merkle_position"
         else:
             schema = self.settings.postgres_schema
             self.events, self.id = f'"{schema}"."{events}"', "notification_id"
             self.leaves = f'"{schema}"."linli_merkle_leaves"'
             self.checkpoints = f'"{schema}"."linli_checkpoints"'
+            self.position = f'"{schema}"."linli_merkle_position"'
 
     def run(self, statement: str, params: list[Any] | tuple[Any, ...] = ()) -> list[Any]:
         if self.sqlite:
@@ -200,6 +203,65 @@ def test_the_tail_cut(tampered: Store, capsys: Any) -> None:
     assert any(
         f"the log is shorter than it: 12 events, the checkpoint signed {len(ids)}" in line
         for line in lines
+    )
+
+
+def test_events_newer_than_the_tree_are_verified_too(tampered: Store, capsys: Any) -> None:
+    """Right after writes, before the upkeep hashed them into the kept tree:
+    verify reads them, hashes them into the root it reports (the root of the
+    whole log, as the test's own hashing makes it) and passes."""
+    kept = len(tampered.ids())
+    services = tampered.services
+    for i in range(5):
+        services.app.register_compound(REGISTRAR, name=f"新小区{i}")
+    total = len(tampered.ids())
+    assert total > kept and transparency_of(services).position()[1] == kept
+    code, lines = verify(capsys)
+    assert code == 0, lines
+    root = b64(mth([h for *_, h in log_leaves(services)]))
+    assert lines == [
+        f"verified: {total} events (root {root}): the first {kept} match the {kept} leaves of "
+        f"the kept tree, the {total - kept} newer than it are hashed into the root; and 1 "
+        "signed checkpoint(s)"
+    ]
+    # A newer event altered: no kept leaf to compare it with, but the root
+    # reported is the root of the events as they are now.
+    tampered.alter_one_byte(tampered.ids()[-2])
+    code, lines = verify(capsys)
+    altered = b64(mth([h for *_, h in log_leaves(services)]))
+    assert code == 0 and altered != root and f"(root {altered})" in lines[0]
+    tampered.alter_one_byte(tampered.ids()[-2])  # back as it was
+    # Once the tree has them, they are compared with its leaves: the same root.
+    tlog = transparency_of(services)
+    tlog.catch_up()
+    assert b64(tlog.tree().root()) == root
+    code, lines = verify(capsys)
+    assert code == 0 and lines == [
+        f"verified: {total} events match the {total} leaves of the tree (root {root}) and 1 "
+        "signed checkpoint(s)"
+    ]
+    # And an event the kept tree has, altered, is reported as ever.
+    tampered.alter_one_byte(tampered.ids()[-1])
+    code, lines = verify(capsys)
+    assert code == 1 and lines[1] == f"leaf {total - 1}: the event at notification id {tampered.ids()[-1]} was altered"
+
+
+def test_leaves_removed_from_the_kept_tree_are_reported(tampered: Store, capsys: Any) -> None:
+    ids = tampered.ids()
+    tampered.run(f"DELETE FROM {tampered.leaves} WHERE leaf_index >= 10")
+    code, lines = verify(capsys)
+    assert code == 1
+    assert f"the kept tree counts {len(ids)} leaves but 10 are stored: leaves were removed" in lines[1]
+    # The position cut to match: the checkpoint tells.
+    tampered.run(
+        f"UPDATE {tampered.position} SET leaf_count = 10, notification_id = ? WHERE name = 'log'",
+        [ids[9]],
+    )
+    code, lines = verify(capsys)
+    assert code == 1
+    assert lines[1] == (
+        f"stored checkpoint #1 (size {len(ids)}, {transparency_of(tampered.services).checkpoints()[0]['timestamp']}): "
+        f"the kept tree has only 10 leaves, fewer than the {len(ids)} it signed: leaves were removed"
     )
 
 

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINES = ("library", "generator", "naive_write", "naive_read", "naive_read_light", "crud")
 FIGURES = (
     "commands/s, need mix over HTTP",
+    "commands/s with the Merkle tree's upkeep on",
     "command p50",
     "command p99",
     "generator ceiling",
@@ -95,6 +96,15 @@ def test_quick_bench_measures_every_figure_against_its_baselines(tmp_path: Path)
     assert linli["queries_large"]["events"] > linli["queries_small"]["events"]
     assert linli["catch_up"]["catch_up"]["events"] == linli["catch_up"]["events"] > 0
     assert linli["lag"]["lag"]["count"] > 0
+    # The upkeep's cost: the same mix with the tree's upkeep on and off, in
+    # the same run; with it off no leaf is added while commands are written.
+    upkeep = linli["upkeep"]
+    for mode in ("on", "off"):
+        assert upkeep[mode]["errors"] == 0 and upkeep[mode]["rate"] > 0, upkeep[mode]
+        assert all(r["events"] > 0 for r in upkeep[mode]["rounds"]), upkeep[mode]
+    assert all(r["leaves_added"] == 0 for r in upkeep["off"]["rounds"]), upkeep["off"]
+    assert all(r["leaves_added"] > 0 for r in upkeep["on"]["rounds"]), upkeep["on"]
+    assert upkeep["ratio"] == upkeep["on"]["rate"] / upkeep["off"]["rate"]
 
     rows = results["figures"]
     for prefix in FIGURES:

@@ -171,6 +171,7 @@ ACTIONS = {
     "assessment.close": "结算月度考评",
     "assessment.read": "查看月度考评",
     "audit.checkpoint": "签发日志检查点",
+    "person.erase": "删除个人信息",
     "audit.read": "查看争议审计",
     "board.link": "管理小区公示栏的链接",
     "commitment.amend": "修订服务清单",

@@ -16,6 +16,7 @@ from api.routers.needs import After
 from application.access import ensure_compound_visible
 from domain.actor import Actor, Role
 from domain.errors import InvalidValue, NotFound
+from infrastructure.store import Services
 
 router = APIRouter(route_class=Route, tags=["compounds and parties"])
 
@@ -33,10 +34,19 @@ OWNER_FIELDS = ("owner_name", "owner_id", "exclusive_area")
 WITHOUT_OWNERS = frozenset({Role.RESIDENT, Role.PROPERTY_COMPANY, Role.CO_BUILDING_UNIT})
 
 
-def for_reader(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    """A compound's row as ``actor`` may read it."""
+def for_reader(
+    row: dict[str, Any], actor: Actor, names: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A compound's row as ``actor`` may read it; ``names`` are the owner
+    persons' display names (the registry's, which the log does not hold)."""
     if actor.role not in WITHOUT_OWNERS:
-        return row
+        if not names:
+            return row
+        households = [
+            {**h, "owner_name": names.get(h.get("owner_id") or "", h.get("owner_name"))}
+            for h in row.get("households", ())
+        ]
+        return {**row, "households": households}
     households = [
         {k: v for k, v in household.items() if k not in OWNER_FIELDS}
         for household in row.get("households", ())
@@ -77,12 +87,29 @@ def add_household(
     version: ExpectedVersion,
 ) -> s.AddedPart:
     fields = body.model_dump()
+    owner_name = fields.pop("owner_name")
     if body.owner_id is not None:
         # The owner is a registered person; nothing is written for an unknown id.
         ensure_compound_visible(actor, compound_id)
         owner = services.people.get(body.owner_id.strip())
         if owner is None:
             raise InvalidValue("owner_id", "no such person")
+        if owner_name is not None and owner_name.strip() != owner.display_name:
+            raise InvalidValue(
+                "owner_name",
+                f"person {owner.id} is registered under another name; leave owner_name out",
+            )
+        fields["owner_id"] = owner.id
+    elif owner_name is not None and owner_name.strip():
+        # A name alone: the owner becomes a person of the registry (the name is
+        # kept there, not in the log, so that it can be erased).
+        compound = services.app.get_compound(actor, compound_id)  # 404 before any write
+        if not compound.has_building(body.building_id):
+            raise InvalidValue("building_id", "no such building in this compound")
+        try:
+            owner = services.people.register(owner_name, created_by=actor.id)
+        except InvalidValue as error:
+            raise InvalidValue("owner_name", error.message.removeprefix("name: ")) from None
         fields["owner_id"] = owner.id
     part, r = services.app.add_household(
         actor, compound_id, **fields, expected_version=version
@@ -98,7 +125,9 @@ def list_compounds(
     format: Format = "json",  # noqa: A002
 ) -> Any:
     wait_for_views(services, after)
-    rows = (for_reader(row, actor) for row in services.views.iter_cases("compound", _scope(actor)))
+    found = list(services.views.iter_cases("compound", _scope(actor)))
+    names = _owner_names(services, found, actor)
+    rows = (for_reader(row, actor, names) for row in found)
     if format == "csv":
         columns = ("id", "name", "community", "address", "buildings", "households", "version")
         return csv_response(rows, columns, "compounds.csv")
@@ -117,7 +146,14 @@ def get_compound(
     row = services.views.case("compound", str(compound_id))
     if row is None:
         raise NotFound("compound not found")
-    return for_reader(row, actor)
+    return for_reader(row, actor, _owner_names(services, [row], actor))
+
+
+def _owner_names(services: Services, rows: list[dict[str, Any]], actor: Actor) -> dict[str, str]:
+    if actor.role in WITHOUT_OWNERS:
+        return {}
+    owners = {h.get("owner_id") for row in rows for h in row.get("households", ())}
+    return services.people.names(owners - {None})
 
 
 @router.post("/parties", status_code=201, response_model=s.Recorded)

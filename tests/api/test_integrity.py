@@ -227,6 +227,183 @@ def test_bad_sizes_are_422s_naming_the_parameter(api: Api, services: Services) -
     assert unknown.status_code == 404
 
 
+# ----- inclusion of a case's whole trail ---------------------------------------------------------
+
+
+def propose(api: Api, need_ids: list[str]) -> str:
+    body = {"compound_id": str(api.world.compound_id), "topic": "2号楼电梯维修方案", "need_ids": need_ids}
+    return api.ok("party_branch", "/consultations", body)["id"]
+
+
+def trail_proved(api: Api, services: Services, who: str, history: str, **asked: Any) -> dict[str, Any]:
+    """The proofs of a case's trail, each checked here against the trail as
+    ``history`` (the case's /history) shows it and against the test's own
+    leaves and root: every entry, in order, with its own aggregate and version."""
+    after = api.log_position()
+    answer = api.get(who, "/audit/proofs/inclusion", after=after, **asked)
+    assert answer.status_code == 200, answer.text
+    proofs = answer.json()
+    trail = api.get(who, history, after=after).json()["events"]
+    leaves = log_leaves(services)
+    index_of = {nid: i for i, (nid, *_) in enumerate(leaves)}
+    size = proofs["tree_size"]
+    hashes = [h for *_, h in leaves]
+    assert unb64(proofs["root_hash"]) == mth(hashes[:size])
+    proved = proofs["events"]
+    assert [(e["notification_id"], e["originator_id"], e["case_type"], e["version"]) for e in proved] == [
+        (t["position"], t["case_id"], t["case_type"], t["version"]) for t in trail
+    ][: len(proved)]
+    assert len(proved) + proofs["events_after"] == len(trail)
+    for event in proved:
+        index = index_of[event["notification_id"]]
+        nid, oid, version, h = leaves[index]
+        assert event["leaf_index"] == index and (str(oid), version) == (event["originator_id"], event["version"])
+        assert unb64(event["leaf_hash"]) == h
+        path = [unb64(p) for p in event["audit_path"]]
+        assert root_from_path(index, h, path, size) == mth(hashes[:size])
+    return proofs
+
+
+def test_a_needs_trail_is_proved_with_its_consultations_events(
+    api: Api, keyed: Path, services: Services
+) -> None:
+    need = api.to_in_progress()
+    consultation = propose(api, [need])
+    api.ok("party_branch", f"/consultations/{consultation}/cancel", {"reason": "双方已协商一致"})
+    checkpoint = api.ok("supervisor", "/audit/checkpoints")
+    api.ok("staff", f"/needs/{need}/notes", {"text": "已电话回访"})  # after the checkpoint
+    for asked in ({"need_id": need}, {"case_id": need}):
+        proofs = trail_proved(api, services, "supervisor", f"/needs/{need}/history", **asked)
+        assert proofs["case_type"] == "need" and proofs["case_id"] == need
+        assert proofs["checkpoint"] == checkpoint and proofs["tree_size"] == checkpoint["tree_size"]
+        assert proofs["root_hash"] == checkpoint["root_hash"] and signed(checkpoint)
+        kinds = {(e["case_type"], e["originator_id"]) for e in proofs["events"]}
+        assert kinds == {("need", need), ("consultation", consultation)}
+        assert [e["case_type"] for e in proofs["events"]].count("consultation") == 2
+        assert proofs["events_after"] == 1  # the note
+    # Against the tree as it is now, the note too.
+    now = trail_proved(api, services, "staff", f"/needs/{need}/history", case_id=need, tree_size=len(log_leaves(services)))
+    assert now["events_after"] == 0 and now["need_id"] == need
+
+
+def test_a_consultations_trail_is_proved(api: Api, services: Services) -> None:
+    first, second = api.to_in_progress(), api.to_in_progress()
+    consultation = propose(api, [first, second])
+    api.ok("party_branch", f"/consultations/{consultation}/cancel", {"reason": "双方已协商一致"})
+    proofs = trail_proved(
+        api, services, "grid_worker", f"/consultations/{consultation}/history", case_id=consultation
+    )
+    assert proofs["case_type"] == "consultation" and "need_id" not in proofs
+    assert proofs["checkpoint"] is None and proofs["events_after"] == 0
+    assert {e["originator_id"] for e in proofs["events"]} == {consultation}
+    assert len(proofs["events"]) == 2
+    # A consultation is not a need.
+    assert api.get("supervisor", "/audit/proofs/inclusion", need_id=consultation).status_code == 404
+
+
+def test_a_compounds_and_a_partys_trails_are_proved(api: Api, services: Services) -> None:
+    """Case types without a /history of their own: their events, checked
+    against the test's own leaves and root."""
+    after = api.log_position()
+    parties = api.world.parties
+    for case_id, case_type in (
+        (str(api.world.compound_id), "compound"),
+        (str(parties["property_company"]), "party"),
+    ):
+        answer = api.get("supervisor", "/audit/proofs/inclusion", case_id=case_id, after=after)
+        assert answer.status_code == 200, answer.text
+        proofs = answer.json()
+        assert proofs["case_type"] == case_type and proofs["events"]
+        leaves = log_leaves(services)
+        own = [(i, nid, v) for i, (nid, oid, v, _) in enumerate(leaves) if str(oid) == case_id]
+        assert [(e["leaf_index"], e["notification_id"], e["version"]) for e in proofs["events"]] == own
+        size = proofs["tree_size"]
+        hashes = [h for *_, h in leaves]
+        for event in proofs["events"]:
+            index = event["leaf_index"]
+            assert event["originator_id"] == case_id and unb64(event["leaf_hash"]) == hashes[index]
+            path = [unb64(p) for p in event["audit_path"]]
+            assert root_from_path(index, hashes[index], path, size) == mth(hashes[:size])
+    other = str(api.world.other_compound_id)
+    assert api.get("staff", "/audit/proofs/inclusion", case_id=other).status_code == 404
+
+
+def test_only_who_may_read_the_case_proves_its_trail(api: Api) -> None:
+    need = api.to_in_progress()
+    consultation = propose(api, [need])
+    after = api.log_position()
+
+    def status(who: str, **asked: Any) -> int:
+        return api.get(who, "/audit/proofs/inclusion", after=after, **asked).status_code
+
+    for asked in ({"case_id": need}, {"case_id": consultation}, {"need_id": need}):
+        assert status("supervisor", **asked) == 200
+        assert status("staff", **asked) == 200
+        assert status("other_staff", **asked) == 404  # another compound's: as if not there
+        assert status("resident", **asked) == 403  # no audit.read
+        assert status("property_company", **asked) == 403
+    unknown = api.get("supervisor", "/audit/proofs/inclusion", case_id=str(UUID(int=9)))
+    assert unknown.status_code == 404 and "case not found" in unknown.text
+
+
+def test_bad_case_parameters_are_422s_naming_them(api: Api) -> None:
+    need = api.register()["id"]
+
+    def refused(name: str, **params: Any) -> str:
+        response = api.get("supervisor", "/audit/proofs/inclusion", **params)
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert any(d["loc"] == ["query", name] for d in detail), detail
+        return " ".join(d["msg"] for d in detail)
+
+    assert "one of the two" in refused("case_id")
+    assert "one of the two" in refused("need_id", case_id=need, need_id=need)
+    refused("case_id", case_id="not-a-uuid")
+    refused("after", case_id=need, after=-1)
+
+
+# ----- the upkeep switched off -------------------------------------------------------------------
+
+
+def test_with_the_upkeep_off_no_thread_keeps_the_tree_and_proofs_catch_it_up(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from infrastructure.settings import Settings
+    from infrastructure.store import build_services
+    from tests.world import build_world
+
+    monkeypatch.setenv("LINLI_TRANSPARENCY_UPKEEP", "false")
+    assert Settings().transparency_upkeep is False
+    monkeypatch.delenv("LINLI_TRANSPARENCY_UPKEEP")
+    assert Settings().transparency_upkeep is True
+
+    built = build_services(make_settings(transparency_upkeep=False, projection_poll_interval=0.05))
+    try:
+        built.updater.start()
+        tlog = transparency_of(built)
+        tlog.poll_interval = 0.05
+        tlog.start()
+        assert not any(t.name == "linli-merkle" for t in threading.enumerate())
+        with TestClient(create_app(services=built)) as client:
+            api = Api(client, build_world(built))
+            need = api.to_in_progress()
+            time.sleep(0.3)
+            assert tlog.position()[1] == 0  # nothing keeps the tree
+            proofs = trail_proved(api, built, "supervisor", f"/needs/{need}/history", case_id=need)
+            assert proofs["tree_size"] == len(log_leaves(built))  # caught up when asked
+            assert proofs["events_after"] == 0 and len(proofs["events"]) == 4
+            listed = api.get("supervisor", "/audit/checkpoints").json()
+            assert unb64(listed["root_hash"]) == mth([h for *_, h in log_leaves(built)])
+    finally:
+        built.close()
+
+
 # ----- consistency -------------------------------------------------------------------------------
 
 

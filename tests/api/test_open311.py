@@ -555,9 +555,10 @@ def test_no_answer_without_a_key_holds_anything_personal(o311: TestClient, world
     compound = world.compound_id
     caught_up(services)
     building = UUID(services.views.case("compound", str(compound))["buildings"][0]["id"])
+    owner = services.people.register(SECRETS["owner"], created_by="test")
     household, _ = app.add_household(
         REGISTRAR, compound, building_id=building, number=SECRETS["household"],
-        exclusive_area=Decimal("80"), owner_name=SECRETS["owner"],
+        exclusive_area=Decimal("80"), owner_id=owner.id,
     )
     person = services.people.register(SECRETS["person"], created_by="test")
     issued = services.credentials.issue(

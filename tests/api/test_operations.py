@@ -308,7 +308,7 @@ def test_owners_and_areas_only_for_the_roles_that_need_them(
     building = services.app.add_building(REGISTRAR, world.compound_id, name="2号楼")[0]
     services.app.add_household(
         REGISTRAR, world.compound_id, building_id=building, number="201",
-        exclusive_area=Decimal("120.5"), owner_name="王某", owner_id=owner.id,
+        exclusive_area=Decimal("120.5"), owner_id=owner.id,
     )
     assert services.updater.wait_for(services.updater.log_position(), 10)
     hidden = {"resident", "property_company", "co_building_unit"}
@@ -331,7 +331,7 @@ def test_owners_and_areas_only_for_the_roles_that_need_them(
                     else:
                         assert OWNER_FIELDS <= set(household), who
             if who in hidden:
-                assert "王某" not in one.text + csv and owner.id not in one.text + csv
+                assert "业主王" not in one.text + csv and owner.id not in one.text + csv
                 assert "120.5" not in one.text + csv
             else:
-                assert "王某" in one.text and "120.5" in csv
+                assert "业主王" in one.text and "120.5" in csv

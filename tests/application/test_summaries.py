@@ -195,6 +195,9 @@ SAMPLES: dict[str, Any] = {
     "schedule": "每周二、四下午",
     "starts_on": "2026-12-01",
     "ends_on": "2027-05-31",
+    # personal data (domain/personal.py): whose it is, and an erasure
+    "subject_id": OWNER,
+    "person_id": OWNER,
 }
 # Where one event's field of a name holds something else than the others'.
 EVENT_SAMPLES: dict[tuple[str, str], Any] = {

@@ -112,28 +112,34 @@ def test_building_needs_a_name(compound: Compound) -> None:
     assert refused.value.field == "name"
 
 
-def test_add_household(compound: Compound, building: UUID) -> None:
+def test_add_household_names_its_owner_by_person_id_never_by_name(
+    compound: Compound, building: UUID
+) -> None:
+    """A name is personal data (domain/personal.py): a household's event
+    carries the owner's person id only, the name is the registry's."""
     household = compound.add_household(
         by=STAFF,
         building_id=building,
         number="2-301",
         exclusive_area=Decimal("89.45"),
-        owner_name="张三",
+        owner_id="person-1",
     )
 
     assert compound.has_household(household)
+    assert compound.owner_of(household) == "person-1"
     assert compound.households[household] == {
         "building_id": building,
         "number": "2-301",
         "exclusive_area": Decimal("89.45"),
-        "owner_name": "张三",
-        "owner_id": None,
+        "owner_name": None,
+        "owner_id": "person-1",
     }
     event = compound.pending_events[-1]
     assert isinstance(event, Compound.HouseholdAdded)
     assert event.exclusive_area == Decimal("89.45")
     assert event.actor_role == "community_staff"
-    assert event.owner_id is None
+    assert event.owner_id == "person-1"
+    assert event.owner_name is None
 
 
 def test_a_household_is_owned_by_a_person_named_by_id(compound: Compound, building: UUID) -> None:
@@ -191,7 +197,6 @@ def test_a_household_event_stored_before_persons_loads_without_an_owner(
         building_id=building,
         number="101",
         exclusive_area=Decimal("90.5"),
-        owner_name="张三",
     )
     mapper = _mapper()
     stored = [mapper.to_stored_event(e) for e in compound.collect_events()]
@@ -200,6 +205,7 @@ def test_a_household_event_stored_before_persons_loads_without_an_owner(
     assert new_state["owner_id"] is None
     # The same event as release 0.1 stored it: same topic, no owner_id, no class_version.
     old_state = {k: v for k, v in new_state.items() if k not in ("owner_id", "class_version")}
+    old_state["owner_name"] = "张三"  # display text, as releases before 0.4 wrote it
     stored[-1] = StoredEvent(
         originator_id=stored[-1].originator_id,
         originator_version=stored[-1].originator_version,

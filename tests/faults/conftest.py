@@ -7,18 +7,24 @@ kills every process it started when the test ends.
 
 from __future__ import annotations
 
+import glob
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 
@@ -61,6 +67,149 @@ def wait_until(
                 f"timed out after {timeout:g} s waiting for {what} (last error: {last_error!r}){extra}"
             )
         time.sleep(interval)
+
+
+# ----- private PostgreSQL clusters: the machine's shared one is never touched --------------
+
+
+def postgres_bindir() -> Path | None:
+    """Where PostgreSQL's server programs are (initdb, pg_ctl, postgres)."""
+    candidates: list[str] = []
+    if shutil.which("pg_config"):
+        try:
+            out = subprocess.run(
+                ["pg_config", "--bindir"], capture_output=True, text=True, timeout=10, check=True
+            )
+            candidates.append(out.stdout.strip())
+        except (subprocess.SubprocessError, OSError):
+            pass
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for candidate in candidates:
+        path = Path(candidate)
+        if all((path / tool).exists() for tool in ("initdb", "pg_ctl", "postgres")):
+            return path
+    return None
+
+
+def cluster_unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true needs a private PostgreSQL cluster: {reason}")
+    pytest.skip(reason)
+
+
+@dataclass
+class PrivateCluster:
+    """A PostgreSQL cluster of the test's own, in ``base``, on 127.0.0.1:``port``
+    (its socket in ``base``), run as the ``postgres`` OS user when the tests
+    run as root; ``options``: more ``-c name=value`` for the server."""
+
+    bindir: Path
+    base: Path
+    port: int
+    as_postgres: list[str]
+    options: str = ""
+
+    @property
+    def data(self) -> Path:
+        return self.base / "data"
+
+    def run(self, program: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """One of the server's programs (initdb, pg_basebackup, ...), as the cluster's user."""
+        return subprocess.run(
+            [*self.as_postgres, str(self.bindir / program), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def pg_ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return self.run("pg_ctl", "-D", str(self.data), *args, timeout=timeout)
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
+            f"-c fsync=off -c max_connections=60 {self.options}"
+        ).strip()
+        done = self.pg_ctl("-l", str(self.base / "server.log"), "-o", options, "-w", "-t", "30", "start")
+        assert done.returncode == 0, f"pg_ctl start failed: {done.stdout}{done.stderr}{self.log()}"
+
+    def start_on_a_free_port(self) -> None:
+        """Start it, on another free port if the one chosen was taken meanwhile."""
+        for _attempt in range(3):
+            try:
+                self.start()
+                return
+            except AssertionError:
+                if "already in use" not in self.log():
+                    raise
+                self.port = free_port()  # taken meanwhile by another process: another one
+        pytest.fail(f"could not start the private cluster on a free port:\n{self.log()}")
+
+    def stop(self, mode: str = "immediate") -> None:
+        done = self.pg_ctl("-m", mode, "-w", "-t", "30", "stop")
+        assert done.returncode == 0, f"pg_ctl stop failed: {done.stdout}{done.stderr}"
+
+    def running(self) -> bool:
+        return self.pg_ctl("status").returncode == 0
+
+    def connect(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=dbname,
+            autocommit=True, connect_timeout=5,
+        )
+
+    def log(self) -> str:
+        try:
+            return (self.base / "server.log").read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+
+@contextmanager
+def private_directory() -> Iterator[tuple[Path, list[str]]]:
+    """An empty directory for a cluster, and the command prefix that runs the
+    server's programs as the ``postgres`` OS user when the tests run as root;
+    removed at the end. Skips (fails under CI=true) where that cannot be."""
+    as_postgres: list[str] = []
+    base = Path(tempfile.mkdtemp(prefix="linli-private-pg-"))
+    try:
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                cluster_unavailable("running as root and there is no 'postgres' OS user to run initdb as")
+            if shutil.which("runuser") is None:
+                cluster_unavailable("running as root and runuser is missing")
+            shutil.chown(base, "postgres", "postgres")
+            as_postgres = ["runuser", "-u", "postgres", "--"]
+        yield base, as_postgres
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def private_cluster(options: str = "") -> Iterator[PrivateCluster]:
+    """A new cluster (initdb, trust authentication) started on a free port, with
+    an empty database ``linli``; stopped and removed at the end."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        cluster_unavailable("no PostgreSQL server binaries (pg_config --bindir, /usr/lib/postgresql/*/bin)")
+    assert bindir is not None
+    with private_directory() as (base, as_postgres):
+        cluster = PrivateCluster(bindir, base, free_port(), as_postgres, options)
+        init = cluster.run(
+            "initdb", "-D", str(cluster.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"
+        )
+        assert init.returncode == 0, f"initdb failed: {init.stdout}{init.stderr}"
+        cluster.start_on_a_free_port()
+        try:
+            with cluster.connect() as admin:
+                admin.execute("CREATE DATABASE linli")
+            yield cluster
+        finally:
+            if cluster.running():
+                cluster.stop("immediate")
 
 
 def linli_env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -9,12 +9,6 @@ private cluster of its own (initdb in a temporary directory, run as the
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -23,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
 from domain.need import Need
@@ -31,11 +24,12 @@ from infrastructure.settings import Settings
 from infrastructure.store import build_services
 from tests.faults.conftest import (
     Http,
+    PrivateCluster,
     Processes,
-    free_port,
     lean,
     post,
     prepare_world,
+    private_cluster,
     read_log,
     wait_until,
 )
@@ -49,131 +43,10 @@ OUTAGE_SECONDS = 6.5
 LOAD_THREADS = 4
 
 
-def _bindir() -> Path | None:
-    candidates: list[str] = []
-    if shutil.which("pg_config"):
-        try:
-            out = subprocess.run(
-                ["pg_config", "--bindir"], capture_output=True, text=True, timeout=10, check=True
-            )
-            candidates.append(out.stdout.strip())
-        except (subprocess.SubprocessError, OSError):
-            pass
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    for candidate in candidates:
-        path = Path(candidate)
-        if all((path / tool).exists() for tool in ("initdb", "pg_ctl", "postgres")):
-            return path
-    return None
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true needs a private PostgreSQL cluster: {reason}")
-    pytest.skip(reason)
-
-
-@dataclass
-class PrivateCluster:
-    bindir: Path
-    base: Path
-    port: int
-    as_postgres: list[str]
-
-    @property
-    def data(self) -> Path:
-        return self.base / "data"
-
-    def pg_ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*self.as_postgres, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c max_connections=60"
-        )
-        done = self.pg_ctl("-l", str(self.base / "server.log"), "-o", options, "-w", "-t", "30", "start")
-        assert done.returncode == 0, f"pg_ctl start failed: {done.stdout}{done.stderr}{self.log()}"
-
-    def stop(self, mode: str = "immediate") -> None:
-        done = self.pg_ctl("-m", mode, "-w", "-t", "30", "stop")
-        assert done.returncode == 0, f"pg_ctl stop failed: {done.stdout}{done.stderr}"
-
-    def running(self) -> bool:
-        return self.pg_ctl("status").returncode == 0
-
-    def log(self) -> str:
-        try:
-            return (self.base / "server.log").read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
-
-
 @pytest.fixture
 def private_postgres() -> Iterator[PrivateCluster]:
-    bindir = _bindir()
-    if bindir is None:
-        _unavailable("no PostgreSQL server binaries (pg_config --bindir, /usr/lib/postgresql/*/bin)")
-    as_postgres: list[str] = []
-    base = Path(tempfile.mkdtemp(prefix="linli-private-pg-"))
-    try:
-        if os.geteuid() == 0:
-            try:
-                pwd.getpwnam("postgres")
-            except KeyError:
-                _unavailable("running as root and there is no 'postgres' OS user to run initdb as")
-            if shutil.which("runuser") is None:
-                _unavailable("running as root and runuser is missing")
-            shutil.chown(base, "postgres", "postgres")
-            as_postgres = ["runuser", "-u", "postgres", "--"]
-        init = subprocess.run(
-            [
-                *as_postgres,
-                str(bindir / "initdb"),
-                "-D",
-                str(base / "data"),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert init.returncode == 0, f"initdb failed: {init.stdout}{init.stderr}"
-        cluster = PrivateCluster(bindir, base, free_port(), as_postgres)
-        for _attempt in range(3):
-            try:
-                cluster.start()
-                break
-            except AssertionError:
-                if "already in use" not in cluster.log():
-                    raise
-                cluster.port = free_port()  # taken meanwhile by another process: another one
-        else:
-            pytest.fail(f"could not start the private cluster on a free port:\n{cluster.log()}")
-        try:
-            with psycopg.connect(
-                host="127.0.0.1", port=cluster.port, user="postgres", dbname="postgres",
-                autocommit=True, connect_timeout=5,
-            ) as admin:
-                admin.execute("CREATE DATABASE linli")
-            yield cluster
-        finally:
-            if cluster.running():
-                cluster.stop("immediate")
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    with private_cluster() as cluster:
+        yield cluster
 
 
 @dataclass(frozen=True)
