@@ -8,6 +8,7 @@ from difflib import unified_diff
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from datetime import datetime
@@ -832,6 +833,10 @@ def _staff_of(services: Services, person_id: str, compound_id: UUID) -> Actor | 
     )
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _projections(services: Services, args: argparse.Namespace) -> int:
     if args.projection_command == "status":
         log_position = services.updater.log_position()
@@ -844,9 +849,11 @@ def _projections(services: Services, args: argparse.Namespace) -> int:
         return 0
     if args.projection_command == "rebuild":
         return _rebuild(services)
-    console.print("keeping the views up to date; Ctrl-C to stop")
-    services.transparency.start()  # and the Merkle tree over the log (issue 26)
+    # A service manager stops it with SIGTERM: close as after Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        console.print("keeping the views up to date; Ctrl-C to stop")
+        services.transparency.start()  # and the Merkle tree over the log (issue 26)
         services.updater.run_forever()
     except KeyboardInterrupt:
         pass

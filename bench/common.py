@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,7 +193,9 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A server the benchmark started, in a process group of its own."""
+    """A server the benchmark started, in a process group of its own (or
+    another long-running process of it, such as ``linli projections run``,
+    with no port)."""
 
     name: str
     process: subprocess.Popen[bytes]
@@ -239,15 +241,18 @@ def python_cmd(optimize: bool) -> list[str]:
     return [sys.executable, *(["-O"] if optimize else [])]
 
 
-def start_server(
+def start_process(
     name: str,
     argv: list[str],
-    port: int,
     env: dict[str, str],
     log_dir: Path,
-    ready_path: str,
+    ready: Callable[[Server], bool],
+    port: int = 0,
     timeout: float = 90.0,
 ) -> Server:
+    """Start ``argv`` in a process group of its own, its output in
+    ``log_dir/name.log``, and wait until ``ready(server)`` (stopped and an
+    error if it exits or is not ready within ``timeout``)."""
     log = log_dir / f"{name}.log"
     handle = open(log, "wb")  # noqa: SIM115 - kept open for the server's life
     process = subprocess.Popen(
@@ -260,19 +265,35 @@ def start_server(
     )
     server = Server(name, process, port, log)
     deadline = time.monotonic() + timeout
-    url = f"{server.url}{ready_path}"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - 127.0.0.1
-                if response.status == 200 and len(server.workers()) >= _expected_workers(argv):
-                    return server
+            if ready(server):
+                return server
         except OSError:
             pass
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"{name} did not start; see {log}:\n{log.read_text()[-3000:]}")
+
+
+def start_server(
+    name: str,
+    argv: list[str],
+    port: int,
+    env: dict[str, str],
+    log_dir: Path,
+    ready_path: str,
+    timeout: float = 90.0,
+) -> Server:
+    """An HTTP server: ready when ``ready_path`` answers 200 and all its workers are up."""
+
+    def ready(server: Server) -> bool:
+        with urllib.request.urlopen(f"{server.url}{ready_path}", timeout=2) as response:  # noqa: S310 - 127.0.0.1
+            return response.status == 200 and len(server.workers()) >= _expected_workers(argv)
+
+    return start_process(name, argv, env, log_dir, ready, port=port, timeout=timeout)
 
 
 def _expected_workers(argv: list[str]) -> int:

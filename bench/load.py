@@ -244,6 +244,14 @@ WORKLOADS = {
 # ----- watching the views, for the projection lag --------------------------------
 
 
+def views_position_sql(schema: str) -> str:
+    """The views' tracking position (whichever process keeps them writes it)."""
+    return (
+        f'SELECT notification_id FROM "{schema}"."linli_views_tracking" '
+        "WHERE application_name = 'Linli'"
+    )
+
+
 class ViewWatcher(threading.Thread):
     """Polls the views' tracking position; remembers when each position was first seen."""
 
@@ -252,10 +260,7 @@ class ViewWatcher(threading.Thread):
         import psycopg
 
         self.conn = psycopg.connect(autocommit=True, connect_timeout=5, **pg)
-        self.statement = (
-            f'SELECT notification_id FROM "{schema}"."linli_views_tracking" '
-            "WHERE application_name = 'Linli'"
-        )
+        self.statement = views_position_sql(schema)
         self.interval = interval
         self.samples: list[tuple[float, int]] = []  # (time, position) whenever it moved
         self.stopping = threading.Event()

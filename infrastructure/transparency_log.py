@@ -552,8 +552,10 @@ class TransparencyLog:
             )
             return
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name="linli-merkle", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._loop, name="linli-merkle", daemon=True)
+        thread.start()
+        # Kept once started: a stop that comes in between (a signal) has none to join.
+        self._thread = thread
 
     def stop(self) -> None:
         self._stopping.set()

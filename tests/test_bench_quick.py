@@ -20,8 +20,10 @@ BASELINES = ("library", "generator", "naive_write", "naive_read", "naive_read_li
 FIGURES = (
     "commands/s, need mix over HTTP",
     "commands/s with the Merkle tree's upkeep on",
+    "commands/s, need mix, projections in their own process",
     "command p50",
     "command p99",
+    "command p99, projections in their own process",
     "generator ceiling",
     "query need p99",
     "query list p99",
@@ -33,6 +35,8 @@ FIGURES = (
     "catch-up peak RSS",
     "load a service list",
     "projection lag p99",
+    "projection lag p50, projections in their own process",
+    "projection lag p99, projections in their own process",
     "peak RSS per Linli worker",
     "Merkle tree from empty",
     "audit verify",
@@ -105,6 +109,20 @@ def test_quick_bench_measures_every_figure_against_its_baselines(tmp_path: Path)
     assert all(r["leaves_added"] == 0 for r in upkeep["off"]["rounds"]), upkeep["off"]
     assert all(r["leaves_added"] > 0 for r in upkeep["on"]["rounds"]), upkeep["on"]
     assert upkeep["ratio"] == upkeep["on"]["rate"] / upkeep["off"]["rate"]
+    # The projections in their own process (API workers with
+    # LINLI_RUN_PROJECTIONS=false, one `linli projections run` beside them):
+    # every command answered, every one's position seen in the views; the
+    # views and the Merkle tree reached the log's head; and once that process
+    # stopped, a command the server took left the views where they were (so
+    # the lag measured was that process's, not the server's).
+    separate = linli["separate"]
+    assert separate["commands"]["errors"] == 0, separate["commands"]["statuses"]
+    assert separate["lag"]["errors"] == 0, separate["lag"]["statuses"]
+    assert separate["lag"]["lag"]["count"] > 0 and separate["lag"]["lag"]["never_seen"] == 0, separate["lag"]
+    head = separate["head"]
+    assert head["reached"] and head["views"] >= head["log"] > 0 and head["tree"] >= head["log"], head
+    after = separate["after_stop"]
+    assert after["command_position"] > head["log"] and not after["views_moved"], after
 
     rows = results["figures"]
     for prefix in FIGURES:

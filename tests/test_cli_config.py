@@ -62,6 +62,7 @@ LIMITS = '{"urgent": "30x", "normal": "1wd", "low": "3wd"}'
         ({"LINLI_VIEW_WAIT_TIMEOUT": "0"}, "LINLI_VIEW_WAIT_TIMEOUT=0", "greater than 0"),
         ({"LINLI_MAX_WAITS_PER_CREDENTIAL": "0"}, "LINLI_MAX_WAITS_PER_CREDENTIAL=0", "greater than or equal to 1"),
         ({"LINLI_TIMEZONE": "Mars/Olympus"}, "LINLI_TIMEZONE=Mars/Olympus", "no such time zone"),
+        ({"LINLI_POSTGRES_READ_HOSTS": "db2:5433"}, "LINLI_POSTGRES_READ_HOSTS=db2:5433", "need LINLI_STORE=postgres"),
     ],
 )
 def test_a_wrong_setting_is_one_line_naming_it(
@@ -126,3 +127,26 @@ def test_a_database_that_does_not_answer(tmp_path: Path) -> None:
             )
         )
     assert f"cannot reach PostgreSQL at 127.0.0.1:{port}" in line and "no answer" in line
+
+
+def test_projections_run_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """A service manager stops ``linli projections run`` with SIGTERM: it
+    closes as after Ctrl-C, exit status 0."""
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
+    env["LINLI_SQLITE_PATH"] = str(tmp_path / "linli.sqlite3")
+    process = subprocess.Popen(
+        [str(LINLI), "projections", "run"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while "keeping the views up to date" not in process.stdout.readline():
+            assert time.monotonic() < deadline and process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
