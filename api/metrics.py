@@ -47,6 +47,34 @@ class ViewCollector(Collector):
         lag = GaugeMetricFamily("linli_view_lag", "events the views are behind", labels=["view"])
         lag.add_metric(["views"], log_position - view_position)
         yield lag
+        if services.read_replicas is not None:
+            yield from _replica_metrics(services.read_replicas.status(), log_position)
+
+
+def _replica_metrics(replicas: list[dict[str, Any]], log_position: int) -> Iterator[Any]:
+    """Each read replica as this process's watcher sees it (LINLI_POSTGRES_READ_HOSTS)."""
+    families = {
+        "usable": GaugeMetricFamily(
+            "linli_replica_usable", "1 while the replica answers view queries, else 0", labels=["replica"]
+        ),
+        "lag": GaugeMetricFamily(
+            "linli_replica_lag", "events the replica's views are behind the log", labels=["replica"]
+        ),
+        "served": GaugeMetricFamily(
+            "linli_replica_served", "view queries this process had the replica answer", labels=["replica"]
+        ),
+        "failed": GaugeMetricFamily(
+            "linli_replica_failed", "view queries the replica failed (answered by the primary)",
+            labels=["replica"],
+        ),
+    }
+    for replica in replicas:
+        label = [replica["host"]]
+        families["usable"].add_metric(label, 1 if replica["usable"] else 0)
+        families["lag"].add_metric(label, max(log_position - replica["position"], 0))
+        families["served"].add_metric(label, replica["served"])
+        families["failed"].add_metric(label, replica["failed"])
+    yield from families.values()
 
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"

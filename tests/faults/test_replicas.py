@@ -112,6 +112,7 @@ def test_reads_go_to_a_replica_that_has_them_and_to_the_primary_otherwise(
                 assert replicas.primary_reads == on_primary, "a view query went to the primary"
             listed = api.get("staff", "/needs", after=need["position"])
             assert listed.status_code == 200 and listed.json()["items"][0]["id"] == need["id"]
+            assert f'linli_replica_usable{{replica="{replica.name}"}} 1.0' in client.get("/metrics").text
 
             # The replica's replay paused: it falls behind. A read that must
             # see a new write waits a little for it, then the primary answers.
@@ -152,6 +153,7 @@ def test_reads_go_to_a_replica_that_has_them_and_to_the_primary_otherwise(
             assert {status for status, _ in answers} == {200}, answers
             assert all(title == "备库停机时登记" for _, title in answers[::2])
             assert not replicas.status()[0]["usable"]
+            assert f'linli_replica_usable{{replica="{replica.name}"}} 0.0' in client.get("/metrics").text
             # With no replica to wait for, ?after= waits for none.
             need = api.register(title="备库停机时登记")
             began = time.monotonic()
