@@ -55,6 +55,10 @@ NEED_COLUMNS = (
     "extensions",
     "supervision_notices",
     "version",
+    # Both ways (DESIGN 2.5), added at the end: the columns above keep their places.
+    "toward",
+    "raised_by_party_id",
+    "offer_id",
 )
 
 HISTORY_COLUMNS = (
@@ -144,7 +148,8 @@ def csv_response(
 
 # ----- exports for people: ``?format=csv&lang=zh`` ------------------------------------
 #
-# The English columns above are a published contract and never change. With
+# The English columns above are a published contract: added at the end only,
+# never renamed or removed. With
 # ``lang=zh`` a list or a trail is written for a person who opens it in Excel:
 # Chinese headers, labels instead of codes (application/labels.py), names
 # beside ids, and times in the deployment's zone to the minute.
@@ -181,6 +186,7 @@ class Lookups:
         self._compounds: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {}
         self._consultations: dict[str, str] = {}
         self._items: dict[str, dict[int, str]] = {}
+        self._offers: dict[str, str] = {}
 
     def learn_people(self, ids: Iterable[Any]) -> None:
         wanted = {str(i) for i in ids if i and str(i) not in self._people}
@@ -239,6 +245,16 @@ class Lookups:
             row = self.services.views.case("consultation", key)
             self._consultations[key] = row["topic"] if row else ""
         return self._consultations[key]
+
+    def offer(self, offer_id: Any) -> str:
+        """A co-building unit's offer (服务项目) by its title."""
+        if not offer_id:
+            return ""
+        key = str(offer_id)
+        if key not in self._offers:
+            row = self.services.views.case("offer", key)
+            self._offers[key] = row["title"] if row else ""
+        return self._offers[key]
 
     def service_item(self, commitment_id: Any, number: Any) -> str:
         """``第 2 项 电梯维保``: an item of a service list, by the title it has
@@ -395,6 +411,11 @@ NEED_ZH = (
     plain("延期次数", "extensions"),
     plain("督办次数", "supervision_notices"),
     plain("版本", "version"),
+    coded("提出方向", "toward", "toward"),
+    party("提出单位", "raised_by_party_id"),
+    plain("提出单位编号", "raised_by_party_id"),
+    Column("服务项目", lambda r, look: look.offer(r.get("offer_id"))),
+    plain("服务项目编号", "offer_id"),
 )
 
 HISTORY_ZH = (

@@ -39,6 +39,8 @@ NEED_COLUMNS = [
     "assigned_at", "responded_at", "resolved_at", "evaluated_at", "closed_at", "respond_due",
     "resolve_due", "responded_within_limit", "resolved_within_limit", "evaluation",
     "redo_count", "extensions", "supervision_notices", "version",
+    # Added after the first release, at the end only: every column above keeps its place.
+    "toward", "raised_by_party_id", "offer_id",
 ]
 HISTORY_COLUMNS = [
     "case_id", "case_type", "position", "version", "occurred_at", "event", "actor_id",

@@ -143,3 +143,38 @@ def test_offers_are_read_within_ones_compounds_and_published_by_units_only(
     assert api.get("other_property", f"/offers/{offer['id']}", after=offer["position"]).status_code == 404
     assert api.get("other_property", "/offers", after=offer["position"]).json()["items"] == []
     assert api.get("admin", "/offers").status_code == 403
+
+
+def test_the_needs_csv_says_whom_a_need_was_raised_by_and_which_offer_served_it(
+    client: TestClient, world: World
+) -> None:
+    """Both ways in the export (DESIGN 2.5): the English columns gain
+    ``toward``, ``raised_by_party_id`` and ``offer_id`` at the end (the
+    others keep their places); the Chinese export names the party and the offer."""
+    import csv
+    import io
+
+    from api.export import NEED_COLUMNS
+
+    api = Api(client, world)
+    offer = publish(api)["id"]
+    served = served_need(api, offer, "独居老人需要陪伴")
+    unit = str(world.parties["co_building_unit"])
+    raised = api.ok("co_building_unit", "/needs", {
+        "compound_id": str(world.compound_id), "source": "party_request",
+        "title": "活动场地协调", "description": "需要社区协调活动室",
+    })["id"]
+    position = api.log_position()
+
+    english = api.get("staff", "/needs", compound_id=str(world.compound_id), format="csv", after=position)
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(english.text.lstrip("\ufeff")))}
+    assert list(NEED_COLUMNS[-4:]) == ["version", "toward", "raised_by_party_id", "offer_id"]
+    assert (rows[served]["offer_id"], rows[served]["toward"]) == (offer, "")
+    assert (rows[raised]["toward"], rows[raised]["raised_by_party_id"]) == ("compound", unit)
+
+    chinese = api.get(
+        "staff", "/needs", compound_id=str(world.compound_id), format="csv", lang="zh", after=position
+    )
+    zh = {r["诉求编号"]: r for r in csv.DictReader(io.StringIO(chinese.text.lstrip("\ufeff")))}
+    assert (zh[served]["服务项目"], zh[served]["服务项目编号"]) == ("独居老人陪伴", offer)
+    assert (zh[raised]["提出方向"], zh[raised]["提出单位"]) == ("向小区提出", "co_building_unit 甲")
