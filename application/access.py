@@ -7,6 +7,7 @@ the rule holds for every entry point.
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from domain.actor import PARTY_ROLES, Actor, Role
@@ -113,6 +114,18 @@ def can_see_need(
     if actor.role in _SEES_ALL_NEEDS:
         return True
     return actor.party_id is not None and actor.party_id in (assigned_party_id, raised_by_party_id)
+
+
+def sees_need(actor: Actor, need: Any) -> bool:
+    """``can_see_need`` for a loaded Need (domain.need.Need)."""
+    return can_see_need(
+        actor,
+        need.compound_id,
+        need.reporter_id,
+        need.assigned_party_id,
+        need.collected_from,
+        need.raised_by_party_id,
+    )
 
 
 def need_scope(actor: Actor) -> dict[str, object]:

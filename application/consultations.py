@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from application.access import CASE_READERS, authorize, can_see_need, register_permissions
+from application.access import CASE_READERS, authorize, register_permissions, sees_need
 from application.base import ConcurrentChange, LinliBase, Recorded, StaleVersion
 from domain.actor import PARTY_ROLES, Actor, Role
 from domain.compound import Compound
@@ -106,7 +106,7 @@ class ConsultationCommands(LinliBase):
             need = self._load(Need, need_id, "need")
         except NotFound:
             raise InvalidValue("need_ids", f"no such need {need_id}") from None
-        if not can_see_need(by, need.compound_id, need.reporter_id, need.assigned_party_id):
+        if not sees_need(by, need):
             raise InvalidValue("need_ids", f"no such need {need_id}")
         if need.compound_id != compound_id:
             raise InvalidValue("need_ids", f"need {need_id} is in another compound")
@@ -135,7 +135,7 @@ class ConsultationCommands(LinliBase):
             return earlier
         for attempt in range(self.max_retries):
             need = self._load(Need, need_id, "need")
-            if not can_see_need(by, need.compound_id, need.reporter_id, need.assigned_party_id):
+            if not sees_need(by, need):
                 raise NotFound("need not found")
             if expected_version is not None and need.version != expected_version:
                 raise StaleVersion(expected_version, need.version)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from application.access import authorize, can_see_need
+from application.access import authorize, sees_need
 from application.base import LinliBase, Recorded
 from domain.actor import Actor
 from domain.errors import InvalidValue, NotFound
@@ -60,7 +60,7 @@ class NeedCommands(LinliBase):
     def get_need(self, by: Actor, need_id: UUID) -> Need:
         authorize(by, "need.read")
         need = self._load(Need, need_id, "need")
-        if not _sees(by, need):
+        if not sees_need(by, need):
             raise NotFound("need not found")
         return need
 
@@ -75,7 +75,7 @@ class NeedCommands(LinliBase):
         authorize(by, action)
 
         def checked(need: Need) -> None:
-            if not _sees(by, need):
+            if not sees_need(by, need):
                 raise NotFound("need not found")
             change(need)
 
@@ -353,12 +353,3 @@ class NeedCommands(LinliBase):
         )
 
 
-def _sees(by: Actor, need: Need) -> bool:
-    return can_see_need(
-        by,
-        need.compound_id,
-        need.reporter_id,
-        need.assigned_party_id,
-        need.collected_from,
-        need.raised_by_party_id,
-    )
