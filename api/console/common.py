@@ -67,6 +67,7 @@ CSP = (
 SECTIONS = (
     ("needs", "/console/needs", "need.read"),
     ("consultations", "/console/consultations", "consultation.read"),
+    ("offers", "/console/offers", "offer.read"),
     ("disputes", "/console/disputes", "audit.read"),
     ("commitments", "/console/commitments", "commitment.read"),
     ("figures", "/console/figures", "stats.read"),

@@ -16,6 +16,7 @@ and showing its error) is in ``api.console.common``:
 - ``needs``: the needs list (keyword search), registering a need, the case page and its
   commands (a supervisor's supervision notice among them)
 - ``disputes``: needs that went through a consultation
+- ``offers``: co-building units' offers (服务项目), with the needs each served
 - ``consultations``: the list of consultations, and a consultation
 - ``commitments``: service lists
 - ``figures``: the rates, per month and per party
@@ -33,12 +34,13 @@ from api.console import (
     figures,
     home,
     needs,
+    offers,
     session,
     visits,
 )
 
 router = APIRouter(include_in_schema=False)
-for pages in (session, home, needs, disputes, consultations, commitments, figures, visits):
+for pages in (session, home, needs, disputes, consultations, offers, commitments, figures, visits):
     router.include_router(pages.router)
 router.include_router(home.fallback)  # last: an address no page answers
 

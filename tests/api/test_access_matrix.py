@@ -436,6 +436,7 @@ ROWS: dict[str, Row] = {
     "GET /console/needs/new": Row("need.register", REPORTERS),
     "POST /console/needs": Row("need.register", REPORTERS, IN_BODY, outside=422, body=_need_body),
     "GET /console/consultations": Row("consultation.read", READERS, IN_QUERY, shows=CONSULTATION, outside=200),
+    "GET /console/offers": Row("offer.read", READERS, IN_QUERY, shows=OFFER, outside=200),
     "GET /console/disputes": Row("audit.read", AUDITORS, IN_QUERY, shows="dispute", outside=200),
     "GET /console/disputes.csv": Row("audit.read", AUDITORS, IN_QUERY, shows="dispute", outside=200),
     "GET /console/consultations/{consultation_id}": Row("consultation.read", READERS, CONSULTATION),

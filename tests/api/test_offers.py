@@ -178,3 +178,30 @@ def test_the_needs_csv_says_whom_a_need_was_raised_by_and_which_offer_served_it(
     zh = {r["诉求编号"]: r for r in csv.DictReader(io.StringIO(chinese.text.lstrip("\ufeff")))}
     assert (zh[served]["服务项目"], zh[served]["服务项目编号"]) == ("独居老人陪伴", offer)
     assert (zh[raised]["提出方向"], zh[raised]["提出单位"]) == ("向小区提出", "co_building_unit 甲")
+
+
+def test_the_console_lists_offers_with_labels_names_and_needs_served(world: World) -> None:
+    """The offers page (服务项目): the unit's name, Chinese labels, the period
+    and how many needs each served; filtered by status."""
+    from fastapi import FastAPI
+
+    from tests.api.test_console_pages import browser, console_app
+
+    app: FastAPI = console_app(world.services)
+    with TestClient(app) as client:
+        api = Api(client, world)
+        offer = publish(api)["id"]
+        served_need(api, offer, "独居老人需要陪伴")
+        position = api.log_position()
+        grid = browser(app, world, "grid_worker")
+        page = grid.get("/console/offers", after=position)
+        assert page.status_code == 200, page.text
+        html = page.text
+        assert 'href="/console/offers"' in html
+        row = html[html.index(f'data-offer-id="{offer}"'):]
+        row = row[: row.index("</tr>")]
+        for shown in ("独居老人陪伴", "co_building_unit 甲", "已发布", "为老服务", "每周二、四下午"):
+            assert shown in row, shown
+        assert '<td data-label="已服务诉求" class="num">1</td>' in row
+        withdrawn = grid.get("/console/offers", status="withdrawn", after=position).text
+        assert 'id="no-offers"' in withdrawn and offer not in withdrawn

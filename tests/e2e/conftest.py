@@ -106,7 +106,7 @@ def seed_store(settings: Any) -> Seeded:
             name: services.people.register(name, created_by="test").id
             for name in (
                 "e2e-staff", "e2e-grid-worker", "e2e-party-branch", "e2e-owners-committee",
-                "e2e-property", "e2e-resident-a", "e2e-resident-b", "e2e-supervisor",
+                "e2e-property", "e2e-resident-a", "e2e-resident-b", "e2e-supervisor", "e2e-unit",
             )
         }
         staff = Actor(ids["e2e-staff"], Role.COMMUNITY_STAFF, compound_ids=mine)
@@ -314,6 +314,22 @@ def seed_store(settings: Any) -> Seeded:
                 visited_at=now - timedelta(days=31),
                 notes="上月走访",
             )
+
+        # A co-building unit's offer (服务项目), for the offers page.
+        unit = Actor(
+            ids["e2e-unit"], Role.CO_BUILDING_UNIT, mine, party_id=parties["co_building_unit"]
+        )
+        app.publish_offer(
+            unit,
+            compound_id=compound,
+            title="独居老人每周上门陪伴与代购",
+            description="志愿者每周上门陪伴老人聊天、代购生活用品和药品。",
+            starts_on=now.date(),
+            ends_on=now.date() + timedelta(days=180),
+            category="elderly_care",
+            capacity=20,
+            schedule="每周二、四下午两点至五点",
+        )
 
         # A need just registered, for staff to accept from its case page.
         seeded.reported_need = str(

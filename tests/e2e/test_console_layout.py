@@ -77,6 +77,7 @@ def pages(server: Server) -> list[tuple[str, str]]:
         ("15-register", "/console/needs/new"),
         ("16-consultations", "/console/consultations"),
         ("17-needs-search", "/console/needs?" + urlencode({"q": "漏水"})),
+        ("18-offers", "/console/offers"),
     ]
 
 
