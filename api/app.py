@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata, resources
@@ -255,10 +256,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             built.updater.catch_up()
             built.updater.start()
             built.transparency.start()  # the Merkle tree over the log, periodic checkpoints
+        if owned:
+            # Out of the collector's sight, everything the start-up made: the
+            # modules, the routes and their models, the services (well over
+            # 100 MB of objects a worker keeps for its life). Else the first
+            # full collections after the start, a few seconds into serving,
+            # each walk all of it: 60-85 ms with the GIL held, every request
+            # of that worker stalled (the query p99 of make bench).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
             if owned:
+                gc.unfreeze()
                 built.close()
 
     app = FastAPI(
