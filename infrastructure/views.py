@@ -28,7 +28,7 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder, SQLiteTransaction
 from eventsourcing.utils import get_topic
 
 import application.projections  # noqa: F401 - registers the case types
@@ -1095,11 +1095,30 @@ def _like_escaped(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
+class _Immediate(SQLiteTransaction):
+    """A writing transaction that takes SQLite's write lock at its start."""
+
+    def __enter__(self) -> Any:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+
 class SQLiteViews(LinliViews, SQLiteTrackingRecorder):
     def __init__(self, datastore: SQLiteDatastore, log: EventLog, suffix: str = "") -> None:
         super().__init__(datastore)
         self.log = log
         self.suffix = suffix
+
+    @contextmanager
+    def writing(self) -> Iterator[Any]:
+        # BEGIN IMMEDIATE, not the library's deferred BEGIN: a transaction
+        # that reads before it writes (a credential checks its person first)
+        # would otherwise fail at once with "database is locked" when another
+        # process (linli beside a running server) committed in between; with
+        # the lock taken first, it waits its turn (the busy timeout) instead.
+        with self.datastore.get_connection(commit=True) as conn, _Immediate(conn, commit=True) as c, c:
+            yield c
 
     def has_column(self, c: Any, table: str, column: str) -> bool:
         c.execute("SELECT 1 FROM pragma_table_info(?) WHERE name = ?", [table, column])
