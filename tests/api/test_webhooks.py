@@ -86,9 +86,14 @@ def test_webhook_routes(
     document = receiver.documents()[0]
     assert document["event_type"] == "Need.Registered" and "电梯" not in str(document)
 
-    log = c.get(f"/webhooks/{hook['id']}/deliveries", headers=h("staff"), params={"limit": 1})
-    assert log.status_code == 200
-    page = log.json()
+    # The delivery's log row commits after the receiver answered: wait for it.
+    def newest() -> dict:
+        log = c.get(f"/webhooks/{hook['id']}/deliveries", headers=h("staff"), params={"limit": 1})
+        assert log.status_code == 200
+        return log.json()
+
+    assert until(lambda: newest()["items"][0]["outcome"] == "delivered", 10), newest()
+    page = newest()
     assert page["items"][0]["outcome"] == "delivered" and page["next_before"] is not None
     older = c.get(f"/webhooks/{hook['id']}/deliveries", headers=h("staff"),
                   params={"before": page["next_before"]}).json()
