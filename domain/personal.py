@@ -32,8 +32,6 @@ which case the fields are stored as written.
 
 from __future__ import annotations
 
-from typing import Any
-
 from domain.errors import Conflict
 
 ERASED = "[已删除]"
@@ -42,11 +40,6 @@ ERASED = "[已删除]"
 def personal_fields(event_class: type) -> tuple[str, ...]:
     """The fields of events of this class that are their subject's personal data."""
     return getattr(event_class, "personal_fields", ())
-
-
-def subject_of(event: Any) -> str | None:
-    """The person whose personal data the event carries, if any."""
-    return getattr(event, "subject_id", None) if personal_fields(type(event)) else None
 
 
 class PersonErased(Conflict):
