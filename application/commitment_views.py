@@ -56,7 +56,12 @@ def commitment_row(row: Row | None, event: Any, position: int) -> Row:
         _add_version(row, event, at, items=plain(event.items), based_on=None, reason=None)
     else:
         assert row is not None, f"no row for {event.originator_id}"
-        row = copy.deepcopy(row)
+        # A new row; what a change alters inside it is copied by the change
+        # (``_changing``), the rest is shared with ``row``, which stays as it
+        # was. (A deep copy of a list's row, its versions and its inspections,
+        # was most of the cost of projecting a list inspected for years.)
+        row = dict(row)
+        row["versions"] = list(row["versions"])
         _CHANGES[type(event).__name__](row, event, at)
     row["version"] = event.originator_version
     row["updated_at"] = at
@@ -66,6 +71,14 @@ def commitment_row(row: Row | None, event: Any, position: int) -> Row:
 
 def _version(row: Row, list_version: int) -> Row:
     return row["versions"][list_version - 1]  # type: ignore[no-any-return]
+
+
+def _changing(row: Row, list_version: int) -> Row:
+    """A version about to be changed: a copy of it, put in its place in the
+    row's own list of versions (``commitment_row`` copied the list)."""
+    version = dict(_version(row, list_version))
+    row["versions"][list_version - 1] = version
+    return version
 
 
 def _add_version(
@@ -102,7 +115,9 @@ def _add_version(
 
 def _opinion(row: Row, e: Any, at: str) -> None:
     row["opinions"] += 1
-    _version(row, e.list_version)["opinions"].append(
+    version = _changing(row, e.list_version)
+    version["opinions"] = [
+        *version["opinions"],
         {
             "text": e.text,
             "item_no": e.item_no,
@@ -112,24 +127,28 @@ def _opinion(row: Row, e: Any, at: str) -> None:
             "actor_id": e.actor_id,
             "actor_role": e.actor_role,
             "at": at,
-        }
-    )
+        },
+    ]
 
 
 def _confirmed(row: Row, e: Any, at: str) -> None:
-    _version(row, e.list_version)["confirmations"][e.confirming_as] = {
-        "party_id": str(e.party_id),
-        "actor_id": e.actor_id,
-        "actor_role": e.actor_role,
-        "at": at,
+    version = _changing(row, e.list_version)
+    version["confirmations"] = {
+        **version["confirmations"],
+        e.confirming_as: {
+            "party_id": str(e.party_id),
+            "actor_id": e.actor_id,
+            "actor_role": e.actor_role,
+            "at": at,
+        },
     }
 
 
 def _took_effect(row: Row, e: Any, at: str) -> None:
     if e.replaced_version is not None:
-        old = _version(row, e.replaced_version)
+        old = _changing(row, e.replaced_version)
         old.update(state=VersionState.REPLACED.value, ended_at=at)
-    new = _version(row, e.list_version)
+    new = _changing(row, e.list_version)
     new.update(state=VersionState.IN_EFFECT.value, took_effect_at=at)
     row.update(
         in_effect_version=e.list_version,
@@ -143,7 +162,7 @@ def _took_effect(row: Row, e: Any, at: str) -> None:
 
 def _amended(row: Row, e: Any, at: str) -> None:
     if e.superseded_version is not None:
-        _version(row, e.superseded_version).update(
+        _changing(row, e.superseded_version).update(
             state=VersionState.SUPERSEDED.value, ended_at=at
         )
     base = _version(row, e.based_on)["items"]
@@ -152,9 +171,10 @@ def _amended(row: Row, e: Any, at: str) -> None:
 
 
 def _inspected(row: Row, e: Any, at: str) -> None:
-    counts = row["inspections"].setdefault(
-        str(e.item_no), {"item_no": e.item_no, "met": 0, "not_met": 0, "last": None}
-    )
+    inspections = row["inspections"] = dict(row["inspections"])
+    key = str(e.item_no)
+    counts = dict(inspections.get(key) or {"item_no": e.item_no, "met": 0, "not_met": 0, "last": None})
+    inspections[key] = counts
     counts[e.result] += 1
     counts["last"] = {
         "result": e.result,
@@ -173,12 +193,12 @@ def _status(status: CommitmentStatus, stamp: str | None = None) -> Any:
             row[stamp] = at
         if status == CommitmentStatus.TERMINATED:
             if row["pending_version"] is not None:
-                _version(row, row["pending_version"]).update(
+                _changing(row, row["pending_version"]).update(
                     state=VersionState.WITHDRAWN.value, ended_at=at
                 )
                 row["pending_version"] = None
             if row["in_effect_version"] is not None:
-                _version(row, row["in_effect_version"]).update(
+                _changing(row, row["in_effect_version"]).update(
                     state=VersionState.ENDED.value, ended_at=at
                 )
 

@@ -45,12 +45,14 @@ def read_and_decode(app: Any, start: int, stop: int, batch_size: int) -> int:
 def main() -> int:
     pg = Pg(**json.loads(sys.argv[1]))
     schema = sys.argv[2]
+    from infrastructure.partitions import catch_up_by_partitions
     from infrastructure.store import build_services
 
     reset_views(pg, schema)
     services = build_services(pg.settings(schema))
     try:
         updater = services.updater
+        helpers = updater.helpers
         total = updater.log_position()
         batch = updater.batch_size
         # The log in tenths: each tenth first read and decoded (the ceiling), then
@@ -69,17 +71,25 @@ def main() -> int:
             read_count += read_and_decode(services.app, start, stop, batch)
             read_seconds += time.perf_counter() - began
             began = time.perf_counter()
-            while updater.position < stop:
-                count = updater.run_once()
-                if count == 0:
-                    break
-                applied += count
+            if helpers is not None:
+                # By partitions, as a far-behind catch-up and a rebuild do
+                # (the helper processes start within the first tenth's time).
+                reached = catch_up_by_partitions(updater, helpers, stop=stop, minimum=0)
+                assert reached == stop, (reached, stop)
+                applied += stop - start + 1
+            else:
+                while updater.position < stop:
+                    count = updater.run_once()
+                    if count == 0:
+                        break
+                    applied += count
             seconds += time.perf_counter() - began
             status = proc_status()
             marks.append({"events": applied, "rss_mb": status.get("VmRSS", 0) / 1024,
                           "peak_mb": status.get("VmHWM", 0) / 1024})
             start = stop + 1
         end = proc_status()
+        helper_peaks = list(helpers.peak_rss_kb) if helpers is not None else []
     finally:
         services.close()
     early = marks[0]["peak_mb"] if marks else 0.0
@@ -95,6 +105,7 @@ def main() -> int:
             "peak_after_first_tenth_mb": early,
             "peak_end_mb": end.get("VmHWM", 0) / 1024,
             "growth_ratio": (end.get("VmHWM", 0) / 1024) / early if early else 0.0,
+            "helpers_peak_mb": [kb / 1024 for kb in helper_peaks],
             "marks": marks,
         },
     }

@@ -13,9 +13,10 @@ from collections.abc import Callable
 
 from eventsourcing.persistence import Tracking
 
+from infrastructure.partitions import Helpers
 from infrastructure.runner import ViewUpdater
 from infrastructure.store import Services
-from infrastructure.views import LinliViews, PostgresViews, SQLiteViews
+from infrastructure.views import PARTITION_MARK, LinliViews, PostgresViews, SQLiteViews, _like_escaped
 
 NEXT = "_next"
 
@@ -28,9 +29,14 @@ def next_views(services: Services) -> LinliViews:
     views = cls(live.datastore, live.log, suffix=NEXT)
     with views.writing() as c:
         views.drop_view_tables(c)
+        name = views.tracking_name(services.app.name)
+        # With those of an earlier rebuild's partitions (infrastructure/partitions.py).
         c.execute(
-            views.sql(f"DELETE FROM {views.tracking_table()} WHERE application_name = ?"),
-            [views.tracking_name(services.app.name)],
+            views.sql(
+                f"DELETE FROM {views.tracking_table()} "
+                "WHERE application_name = ? OR application_name LIKE ? ESCAPE '!'"
+            ),
+            [name, _like_escaped(name + PARTITION_MARK) + "%"],
         )
     views.create_table()  # type: ignore[attr-defined]
     return views
@@ -42,6 +48,8 @@ def rebuild(services: Services, progress: Progress | None = None, batch_size: in
     live = services.views
     target = next_views(services)
     builder = ViewUpdater(app, target, batch_size=batch_size)
+    if services.updater.helpers is not None:
+        builder.helpers = Helpers(services.settings, services.updater.helpers.count, suffix=NEXT)
     # Catch up until only a batch or so is left to do under the lock.
     while True:
         builder.catch_up(progress)

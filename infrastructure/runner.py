@@ -26,7 +26,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
 
 from infrastructure.listening import Listener
-from infrastructure.views import LinliViews, PositionMoved
+from infrastructure.partitions import Helpers, catch_up_by_partitions
+from infrastructure.views import CatchUpUnfinished, LinliViews, PositionMoved
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ class ViewUpdater:
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._waiters_lock = threading.Lock()
         self._watch: threading.Thread | None = None
+        # Processes that catch up partitions beside this one (PostgreSQL).
+        self.helpers: Helpers | None = None
 
     @property
     def position(self) -> int:
@@ -134,6 +137,18 @@ class ViewUpdater:
                 self.views.process_batch(
                     items, tracking, expected_position=self._position, meanwhile=meanwhile
                 )
+            except CatchUpUnfinished:
+                # Finished here (up to the head) before anything else is applied.
+                self._ahead = None
+                before = self._position
+                reached = catch_up_by_partitions(self, self.helpers, minimum=0)
+                with self._changed:
+                    self._position = reached if reached is not None else self.views.position(self.app.name)
+                    self._changed.notify_all()
+                self._release()
+                if self._position > before:
+                    return self._position - before
+                continue
             except PositionMoved as moved:
                 # Another writer, or a rebuild swapped in: go on from where the views are.
                 log.info("views moved to position %d; resuming from there", moved.stored)
@@ -148,8 +163,27 @@ class ViewUpdater:
             self._release()
             return len(items)
 
-    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def catch_up(
+        self, progress: Callable[[int, int], None] | None = None, *, keep_helpers: bool = False
+    ) -> int:
+        """Apply every event there is; return how many positions that covered.
+        Far behind, on PostgreSQL, the views are caught up by partitions in
+        ``helpers``' processes beside this one (infrastructure/partitions.py);
+        unless ``keep_helpers``, those processes end when it is done."""
         done = 0
+        if self.helpers is not None:
+            before = self._position
+            try:
+                reached = catch_up_by_partitions(self, self.helpers, progress=progress)
+            finally:
+                if not keep_helpers:
+                    self.helpers.close()
+            if reached is not None:
+                with self._changed:
+                    self._position = reached
+                    self._changed.notify_all()
+                self._release()
+                done += reached - before
         while count := self.run_once():
             done += count
             if progress is not None:
@@ -266,6 +300,8 @@ class ViewUpdater:
             self._thread.join(timeout=10)
         if self._listener is not None:
             self._listener.stop()
+        if self.helpers is not None:
+            self.helpers.close()
 
     # ----- being woken by other processes' writes (PostgreSQL) ------------------
 

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     # (read-your-writes); one more is answered 429 with Retry-After.
     max_waits_per_credential: int = Field(default=8, ge=1, le=1000)
     projection_batch_size: int = Field(default=2000, ge=1, le=10000)
+    # Processes that catch the views up when they are far behind (a rebuild,
+    # a projection process started after a long stop), each applying the
+    # events of its share of the cases (infrastructure/partitions.py);
+    # PostgreSQL only, 1: this process alone.
+    catch_up_processes: int = Field(default=2, ge=1, le=16)
     projection_poll_interval: float = Field(default=0.2, gt=0, le=10)
     # The view updater starts a batch at most this often (seconds): under a
     # stream of commands, those of one interval are applied in one transaction.

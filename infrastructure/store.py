@@ -24,6 +24,7 @@ from infrastructure.credentials import Credentials
 from infrastructure.people import People, UnknownPerson
 from infrastructure.personal_data import StoredPersonKeys
 from infrastructure.listening import Listener
+from infrastructure.partitions import Helpers
 from infrastructure.read_replicas import CHECKOUT_TIMEOUT, ReadReplicas
 from infrastructure.recorders import changed_aggregates
 from infrastructure.runner import ViewUpdater
@@ -411,6 +412,8 @@ def build_services(settings: Settings) -> Services:
         **_listening(settings, app),
     )
     app.on_recorded(updater.wake)
+    if settings.store == "postgres" and settings.catch_up_processes > 1:
+        updater.helpers = Helpers(settings, settings.catch_up_processes)
     views.replicas = _read_replicas(settings, views, app)
     return Services(
         settings,

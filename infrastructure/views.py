@@ -17,6 +17,7 @@ entry, and catching up writes three short columns per entry, not a document.
 from __future__ import annotations
 
 import itertools
+import logging
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import orjson
+import psycopg
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder, SQLiteTransaction
@@ -43,12 +45,14 @@ from application.summaries import (
     facts_of,
     wanted,
 )
+from domain.erasure import Erasure
 from domain.need import Need
 from infrastructure.read_replicas import NotServed, read_at_least, views_at_least
 
 if TYPE_CHECKING:
     from infrastructure.read_replicas import ReadReplicas
 
+log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 OPEN_WITH_DEADLINES = ("accepted", "assigned", "in_progress", "escalated")
@@ -73,10 +77,15 @@ NEED_COLUMNS = (
     "registered_position",
     "offer_id",
     "raised_by_party_id",
+    "accepted_at",
 )
 # Columns added to need_view after its first release: added to a table
-# created before them when the views open (their rows hold none yet).
-ADDED_NEED_COLUMNS = ("offer_id", "raised_by_party_id")
+# created before them when the views open (their rows hold none yet, except
+# those filled from the documents, ``BACKFILLED``).
+ADDED_NEED_COLUMNS = ("offer_id", "raised_by_party_id", "accepted_at")
+# The figures find a month's needs by when they were accepted: the column
+# is filled from the rows' documents when it is added.
+BACKFILLED = ("accepted_at",)
 VIEW_TABLES = ("need_view", "case_view", "case_history")
 TABLES = (*VIEW_TABLES, "credentials", "persons", "console_sessions", "person_keys")
 INDEXES = {
@@ -89,6 +98,8 @@ INDEXES = {
         "commitment",
         "offer",
         "raiser",
+        "accepted",
+        "compound_accepted",
     ),
     "case_view": ("type", "period"),
 }
@@ -103,6 +114,23 @@ class EventLog:
     events_table: str
     decode: Callable[[Notification], Any]
     erased: Callable[[str], None] = lambda person_id: None
+
+
+# A partition's tracking row is named after the views' own, with this and "k/n".
+PARTITION_MARK = "#"
+# Events every partition reads: an erasure draws again rows of every case.
+TO_EVERY_PARTITION = (get_topic(Erasure.Recorded),)
+
+
+class CatchUpUnfinished(Exception):
+    """Partitions of a catch-up (infrastructure/partitions.py) are ahead of the
+    views' position: that catch-up stopped half way and must be finished
+    before anything else is applied."""
+
+    def __init__(self, position: int, partitions: int) -> None:
+        super().__init__(f"the views are at {position}, partitions of a catch-up at up to {partitions}")
+        self.position = position
+        self.partitions = partitions
 
 
 class PositionMoved(Exception):
@@ -124,6 +152,9 @@ class LinliViews:
     placeholder = "?"
     big_int = "INTEGER"
     suffix = ""  # "_next" for the tables a rebuild fills beside the live ones
+    # (k, n): only the cases of partition k of n are this object's to write
+    # (infrastructure/partitions.py); None: every case.
+    partition: tuple[int, int] | None = None
 
     def table(self, name: str) -> str:
         return name + self.suffix if name in VIEW_TABLES else name
@@ -148,7 +179,7 @@ class LinliViews:
             "respond_due TEXT, "
             "resolve_due TEXT, responded_at TEXT, commitment_id TEXT, consultation_id TEXT, "
             f"registered_position {b} NOT NULL, doc TEXT NOT NULL, "
-            "offer_id TEXT, raised_by_party_id TEXT)",
+            "offer_id TEXT, raised_by_party_id TEXT, accepted_at TEXT)",
             "CREATE INDEX IF NOT EXISTS need_view{sfx}_compound "
             "ON {need_view} (compound_id, registered_position)",
             "CREATE INDEX IF NOT EXISTS need_view{sfx}_position ON {need_view} (registered_position)",
@@ -196,6 +227,9 @@ class LinliViews:
             "CREATE INDEX IF NOT EXISTS need_view{sfx}_offer ON {need_view} (offer_id)",
             "CREATE INDEX IF NOT EXISTS need_view{sfx}_raiser "
             "ON {need_view} (raised_by_party_id, registered_position)",
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_accepted ON {need_view} (accepted_at)",
+            "CREATE INDEX IF NOT EXISTS need_view{sfx}_compound_accepted "
+            "ON {need_view} (compound_id, accepted_at)",
         ]
 
     def create_view_tables(self) -> None:
@@ -206,6 +240,10 @@ class LinliViews:
             for column in ADDED_NEED_COLUMNS:
                 if not self.has_column(c, need_view, column):
                     c.execute(self.sql(f"ALTER TABLE {{need_view}} ADD COLUMN {column} TEXT"))
+                    if column in BACKFILLED:
+                        c.execute(
+                            self.sql(f"UPDATE {{need_view}} SET {column} = {self.doc_field(column)}")
+                        )
             for statement in self.added_ddl():
                 c.execute(self.sql(statement))
             # Trails were once stored rendered: the positions they hold are
@@ -364,10 +402,16 @@ class LinliViews:
         typed = []
         lookup: dict[str, list[str]] = {"need_view": [], "case_view": []}
         last: dict[str, int] = {}  # where each case's last event in the batch is
+        erased: list[str] = []
+        share = self.partition
         for event, position in items:
             case_type = case_type_of(event)
             if case_type is None:
                 continue
+            if case_type.name == "erasure":
+                erased.append(event.person_id)
+            if share is not None and event.originator_id.bytes[15] % share[1] != share[0]:
+                continue  # another partition's case (an erasure comes to every one)
             key = uuid_text(event.originator_id)
             if key not in last and event.originator_version != 1:
                 # (A case whose first event here is its first of all has no row yet.)
@@ -393,11 +437,10 @@ class LinliViews:
                 if rows is needs and last[key] == i:
                     put(row)
         self._write_cases(c, cases)
-        if typed:
-            upto = typed[-1][1]
-            for event, _, case_type, _ in typed:
-                if case_type.name == "erasure":
-                    self._draw_again_without(c, event.person_id, upto)
+        if erased:
+            upto = items[-1][1]
+            for person_id in erased:
+                self._draw_again_without(c, person_id, upto)
 
     def _draw_again_without(self, c: Any, person_id: str, upto: int) -> None:
         """After a person's erasure: draw every case row that may hold their
@@ -413,7 +456,12 @@ class LinliViews:
             cursor.execute(
                 self.sql(f"SELECT id, doc FROM {{{view}}} WHERE doc LIKE ? ESCAPE '!'"), [pattern]
             )
-            found = [(row["id"], _load(row["doc"])["case_type"]) for row in cursor.fetchall()]
+            found = [
+                (row["id"], _load(row["doc"])["case_type"])
+                for row in cursor.fetchall()
+                if self.partition is None
+                or UUID(row["id"]).bytes[15] % self.partition[1] == self.partition[0]
+            ]
             rows: dict[str, Row] = {}
             for case_id, name in found:
                 case_type = next(t for t in CASE_TYPES if t.name == name)
@@ -550,6 +598,8 @@ class LinliViews:
         overdue: bool | None = None,
         reported_from: str | None = None,
         reported_to: str | None = None,
+        accepted_from: str | None = None,
+        accepted_to: str | None = None,
         disputed: bool | None = None,
         keyword: str | None = None,
     ) -> tuple[list[Row], int | None]:
@@ -602,6 +652,12 @@ class LinliViews:
         if reported_to is not None:
             where.append("reported_at < ?")
             params.append(reported_to)
+        if accepted_from is not None:
+            where.append("accepted_at >= ?")
+            params.append(accepted_from)
+        if accepted_to is not None:
+            where.append("accepted_at < ?")
+            params.append(accepted_to)
         if overdue is not None:
             marks = ",".join("?" * len(OPEN_WITH_DEADLINES))
             test = (
@@ -933,6 +989,37 @@ class LinliViews:
         next_cursor = rows[limit - 1]["first_position"] if len(rows) > limit else None
         return rows[:limit], next_cursor
 
+    def visited_households(
+        self, compound_ids: list[str] | None, periods: list[str]
+    ) -> dict[str, list[Row]]:
+        """By compound, the households visited in each of ``periods`` (months),
+        each once a month: ``{"household_id", "period"}``. One query for any
+        number of compounds, reading no visit's whole document."""
+        if not periods or (compound_ids is not None and not compound_ids):
+            return {}
+        where = [f"case_type = ? AND period IN ({','.join('?' * len(periods))})"]
+        params: list[Any] = ["visit", *periods]
+        if compound_ids is not None:
+            where.append(f"compound_id IN ({','.join('?' * len(compound_ids))})")
+            params.extend(compound_ids)
+
+        def query(c: Any) -> list[Any]:
+            c.execute(
+                self.sql(
+                    f"SELECT DISTINCT compound_id, period, {self.doc_field('household_id')} "
+                    f"AS household_id FROM {{case_view}} WHERE {' AND '.join(where)}"
+                ),
+                params,
+            )
+            return c.fetchall()
+
+        found: dict[str, list[Row]] = {}
+        for row in self._viewed(query):
+            found.setdefault(row["compound_id"], []).append(
+                {"household_id": row["household_id"], "period": row["period"]}
+            )
+        return found
+
     def needs_citing(self, commitment_id: str) -> list[Row]:
         """Needs assigned under an item of a service commitment."""
 
@@ -943,6 +1030,30 @@ class LinliViews:
             return [_load(r["doc"]) for r in c.fetchall()]
 
         return self._viewed(query)
+
+    def needs_citing_each(self, commitment_ids: Sequence[str]) -> dict[str, list[Row]]:
+        """``needs_citing`` of many lists at once (a query per 500 lists)."""
+        found: dict[str, list[Row]] = {i: [] for i in commitment_ids}
+        unique = sorted(found)
+
+        def query(c: Any) -> list[Any]:
+            rows = []
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                c.execute(
+                    self.sql(
+                        "SELECT commitment_id, doc FROM {need_view} "
+                        f"WHERE commitment_id IN ({','.join('?' * len(chunk))})"
+                    ),
+                    chunk,
+                )
+                rows += c.fetchall()
+            return rows
+
+        if unique:
+            for row in self._viewed(query):
+                found[row["commitment_id"]].append(_load(row["doc"]))
+        return found
 
     def needs_serving(self, offer_id: str) -> list[str]:
         """The ids of the needs served under an offer (assigned citing it), oldest first."""
@@ -1212,18 +1323,46 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
         return self._lock_position_later(c, tracking_name)()
 
     def _lock_position_later(self, c: Any, tracking_name: str) -> Callable[[], int]:
+        """Also: whether a catch-up by partitions stopped half way (its rows
+        ahead of the views' position), which must be finished first."""
         cursor = self._cursor(c)
+        table = self.tracking_table()
         cursor.execute(
-            f"UPDATE {self.tracking_table()} SET notification_id = notification_id "
-            "WHERE application_name = %s RETURNING notification_id",
-            [tracking_name],
+            f"WITH locked AS (UPDATE {table} SET notification_id = notification_id "
+            "WHERE application_name = %s RETURNING notification_id) "
+            "SELECT (SELECT notification_id FROM locked) AS notification_id, "
+            f"(SELECT MAX(notification_id) FROM {table} "
+            "WHERE application_name LIKE %s ESCAPE '!') AS partitions",
+            [tracking_name, _like_escaped(tracking_name + PARTITION_MARK) + "%"],
         )
 
         def stored() -> int:
             row = cursor.fetchone()
-            return int(row["notification_id"]) if row else 0
+            position = int(row["notification_id"] or 0)
+            if row["partitions"] is not None and row["partitions"] > position:
+                raise CatchUpUnfinished(position, int(row["partitions"]))
+            return position
 
         return stored
+
+    def partition_notifications(self, start: int, stop: int) -> list[Notification]:
+        """The notifications from ``start`` to ``stop`` of the cases of this
+        object's partition, and every erasure (each partition draws its own
+        rows that name the person again). A short range, read by the index on
+        the position: with a limit instead, the server reads the rest of the
+        log for every batch."""
+        assert self.partition is not None
+        share, count = self.partition
+        table, column = self.events_table(self.log.events_table)
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {column} AS id, originator_id, originator_version, topic, state "
+                f"FROM {table} WHERE {column} >= %s AND {column} <= %s "
+                "AND (get_byte(uuid_send(originator_id), 15) %% %s = %s OR topic = ANY(%s)) "
+                f"ORDER BY {column}",
+                [start, stop, count, share, list(TO_EVERY_PARTITION)],
+            )
+            return [_notification(row) for row in cursor.fetchall()]
 
     stores_while_waiting = True
 
@@ -1288,3 +1427,31 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
     def create_table(self) -> None:
         super().create_table()
         self.create_view_tables()
+        self.compress_documents_fast()
+
+    def compress_documents_fast(self) -> None:
+        """Documents are compressed with LZ4 where the server has it (PostgreSQL
+        14 and later, built with it, as Debian's is): a need's document (about
+        2 KB) is compressed at every write, and pglz, the default, took a
+        sixth of the server's time of a catch-up. Rows stored before keep
+        their compression; both read the same."""
+        with self.datastore.get_connection() as conn:
+            if conn.info.server_version < 140000:
+                return
+            for table in ("need_view", "case_view"):
+                # Asked first: the ALTER takes a lock on the table, every start.
+                found = conn.execute(
+                    "SELECT attcompression FROM pg_attribute "
+                    "WHERE attrelid = %s::regclass AND attname = 'doc'",
+                    [self.table(table)],
+                ).fetchone()
+                if found is not None and found["attcompression"] == "l":
+                    continue
+                try:
+                    with conn.transaction():
+                        conn.execute(
+                            f"ALTER TABLE {self.table(table)} ALTER COLUMN doc SET COMPRESSION lz4"
+                        )
+                except psycopg.Error as error:  # a server built without LZ4
+                    log.info("documents of %s stay compressed with pglz: %s", table, error)
+                    return

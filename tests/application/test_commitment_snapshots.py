@@ -199,3 +199,40 @@ def test_commitment_views_equal_a_fresh_replay_and_catch_up(world: World, make_s
         assert fresh.views.dump_all() == services.views.dump_all()
     finally:
         fresh.close()
+
+
+def test_projecting_a_list_event_leaves_the_row_it_was_given_as_it_was(world: World) -> None:
+    """The case row after an event is a new row: the one before it is not
+    changed (it shares what the event did not change), through every kind of
+    list event: opinions, confirmations, taking effect, inspections, an
+    amendment and its confirmation, suspension, resumption and termination."""
+    import copy
+
+    from application.commitment_views import commitment_row
+
+    app = world.services.app
+    staff, committee = world.actors["staff"], world.actors["owners_committee"]
+    cid = _in_effect(world)
+    for n, result in ((1, "met"), (2, "not_met"), (1, "not_met")):
+        app.inspect_commitment_item(staff, cid, item_no=n, result=result, note="检查")
+    app.amend_commitment(committee, cid, reason="调整", remove=[2])
+    app.record_commitment_opinion(world.actors["resident"], cid, text="同意", list_version=2)
+    for who in ("party_branch", "owners_committee", "property_company"):
+        app.confirm_commitment(world.actors[who], cid, list_version=2)
+    app.suspend_commitment(staff, cid, reason="整改")
+    app.resume_commitment(staff, cid, reason="整改完成")
+    app.amend_commitment(committee, cid, reason="再调整", remove=[3])
+    app.terminate_commitment(staff, cid, reason="合同到期")
+    events = list(app.events.get(cid))
+    kinds = {type(e).__name__ for e in events}
+    assert {"OpinionRecorded", "Confirmed", "TookEffect", "ItemInspected", "Amended",
+            "Suspended", "Resumed", "Terminated"} <= kinds
+    row = None
+    for position, event in enumerate(events, start=1):
+        before = copy.deepcopy(row)
+        after = commitment_row(row, event, position)
+        assert row == before, type(event).__name__
+        row = after
+    assert row is not None and row["status"] == "terminated"
+    assert row["inspections"]["1"]["met"] == 1 and row["inspections"]["1"]["not_met"] == 1
+    assert [v["state"] for v in row["versions"]] == ["replaced", "ended", "withdrawn"]
