@@ -48,6 +48,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,6 +56,7 @@ from zoneinfo import ZoneInfo
 from application.projections import is_overdue
 from application.readmodel import Row, utc_text
 from domain.errors import InvalidValue
+from domain.times import END, EARLIEST
 
 # How an episode ended when the need left the compound's hands unresolved.
 NOT_THE_PARTYS = frozenset({"transferred", "withdrawn", "rejected", "merged"})
@@ -70,10 +72,14 @@ def ratio(numerator: int, denominator: int) -> dict[str, Any]:
     }
 
 
+# Each need is counted in several groups, raw and adjusted: the same times
+# are read again and again (a district's month has thousands of needs).
+@lru_cache(maxsize=1 << 16)
 def _local_month(text: str, zone: ZoneInfo) -> str:
     return datetime.fromisoformat(text).astimezone(zone).strftime("%Y-%m")
 
 
+@lru_cache(maxsize=1 << 16)
 def _hours(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)) / timedelta(hours=1)
 
@@ -338,6 +344,21 @@ def coverage(compound: Row, visits: Iterable[Row], month: str) -> list[dict[str,
             }
         )
     return result
+
+
+def accepted_within(months: list[str], zone: ZoneInfo) -> tuple[str, str]:
+    """The UTC texts from the start of the first month to the start of the
+    month after the last, in ``zone``: the needs of those months (each
+    belongs to the local month it was accepted in) were accepted from the
+    first up to, not including, the second."""
+    first = date.fromisoformat(months[0] + "-01")
+    after = (date.fromisoformat(months[-1] + "-01").replace(day=28) + timedelta(days=4)).replace(day=1)
+    # Clamped to the sane range (every acceptance lies in it): converting a
+    # moment of year 1 to UTC may overflow.
+    start, end = (min(max(datetime(d.year, d.month, 1, tzinfo=zone), EARLIEST), END) for d in (first, after))
+    start_text, end_text = utc_text(start), utc_text(end)
+    assert start_text is not None and end_text is not None
+    return start_text, end_text
 
 
 def month_range(first: str, last: str) -> list[str]:

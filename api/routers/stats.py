@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from application.access import need_scope
 from application.commitment_views import fulfilment
-from application.figures import coverage, grouped_figures, month_range
+from application.figures import accepted_within, coverage, grouped_figures, month_range
 from domain.actor import Actor
 from domain.errors import InvalidValue
 
@@ -58,17 +58,22 @@ def stats(
         allowed = compound_ids is None or compound_id in compound_ids  # type: ignore[operator]
         compound_ids = [compound_id] if allowed else []
     compound_texts = None if compound_ids is None else [str(c) for c in compound_ids]  # type: ignore[union-attr]
+    # Only the months' needs are read (by when they were accepted), not all.
+    accepted_from, accepted_to = accepted_within(months, zone) if months else (None, None)
     rows = services.views.iter_needs(
         now=now,
         compound_ids=compound_texts,
         assigned_party_id=str(party_id) if party_id else None,
+        accepted_from=accepted_from,
+        accepted_to=accepted_to,
     )
     figures = grouped_figures(rows, now, zone, set(months) if months else None)
     this_month = now.astimezone(zone).strftime("%Y-%m")
     visit_months = months or [this_month]
     visit_coverage = []
+    visits_by_compound = services.views.visited_households(compound_texts, visit_months)
     for compound in services.views.iter_cases("compound", compound_texts):
-        visits = list(services.views.iter_cases("visit", [compound["id"]], periods=visit_months))
+        visits = visits_by_compound.get(compound["id"], [])
         for month in visit_months:
             per_building = coverage(compound, visits, month)
             households = sum(b["households"] for b in per_building)
@@ -84,10 +89,14 @@ def stats(
             )
     calendar = services.app.deadline_policy.calendar
     commitment_fulfilment = []
-    for row in services.views.iter_cases("commitment", compound_texts):
-        if party_id is not None and row["provider_party_id"] != str(party_id):
-            continue
-        figures_of_list = fulfilment(row, services.views.needs_citing(row["id"]), calendar, now)
+    lists = [
+        row
+        for row in services.views.iter_cases("commitment", compound_texts)
+        if party_id is None or row["provider_party_id"] == str(party_id)
+    ]
+    citing = services.views.needs_citing_each([row["id"] for row in lists])
+    for row in lists:
+        figures_of_list = fulfilment(row, citing[row["id"]], calendar, now)
         commitment_fulfilment.append(
             {
                 key: figures_of_list[key]
