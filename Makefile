@@ -26,9 +26,10 @@ run: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The benchmark against PostgreSQL on 127.0.0.1 (see README); QUICK=1 for small sizes.
+# The benchmark against PostgreSQL on 127.0.0.1 (see README); QUICK=1 for small sizes;
+# SCALE=district for a district's decade of 10 M events (bench/district.py, not in CI).
 bench: install-test
-	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
+	$(if $(filter district,$(SCALE)),$(BIN)/python -m bench.district $(BENCH_ARGS),$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS))
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

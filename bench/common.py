@@ -364,3 +364,23 @@ def machine_facts(pg: Pg) -> dict[str, Any]:
         "packages": packages,
         "load_average_at_start": list(os.getloadavg()),
     }
+
+
+# ----- what was measured, and where -------------------------------------------
+
+
+def code_facts() -> dict[str, Any]:
+    """The commit measured, and the tracked files changed since (a run of uncommitted code)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD"),
+            "modified_files": [f for f in git("diff", "--name-only", "HEAD").splitlines() if f]}
+
+
+def machine_text(machine: dict[str, Any]) -> str:
+    """The machine in one line, under a results table."""
+    return (f"{machine['nproc']} cores, {machine['cpu_model']}, {machine['memory_gib']} GiB, "
+            f"Python {machine['python']}, PostgreSQL {machine['postgresql']}")

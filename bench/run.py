@@ -50,8 +50,10 @@ from bench.common import (
     ROOT,
     Pg,
     Server,
+    code_facts,
     free_port,
     machine_facts,
+    machine_text,
     proc_status,
     python_cmd,
     run_json,
@@ -802,21 +804,8 @@ def render(rows: list[dict[str, Any]], machine: dict[str, Any], title: str) -> t
                       f"[{style}]{r['result']}[/]")
         lines.append(f"| {r['figure']} | {value} | {r['baseline']} | {base} | {ratio} | "
                      f"{r['target']} | {r['result']} |")
-    facts = (f"{machine['nproc']} cores, {machine['cpu_model']}, {machine['memory_gib']} GiB, "
-             f"Python {machine['python']}, PostgreSQL {machine['postgresql']}")
+    facts = machine_text(machine)
     return table, "\n".join(lines) + f"\n\nMachine: {facts}.\n"
-
-
-def code_facts() -> dict[str, Any]:
-    """The commit measured, and the tracked files changed since (a run of uncommitted code)."""
-    import subprocess
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    return {"commit": git("rev-parse", "HEAD"),
-            "modified_files": [f for f in git("diff", "--name-only", "HEAD").splitlines() if f]}
 
 
 def main(argv: list[str] | None = None) -> int:
