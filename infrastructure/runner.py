@@ -173,11 +173,18 @@ class ViewUpdater:
         done = 0
         if self.helpers is not None:
             before = self._position
+            helpers = self.helpers
             try:
-                reached = catch_up_by_partitions(self, self.helpers, progress=progress)
+                reached = catch_up_by_partitions(self, helpers, progress=progress)
+            except Exception as error:
+                # (A daemonic process may start none, a helper may die.) This
+                # process goes on alone; what the shares did is finished by it.
+                log.warning("catching up by partitions failed (%r); going on in one process", error)
+                self.helpers = None
+                reached = None
             finally:
                 if not keep_helpers:
-                    self.helpers.close()
+                    helpers.close()
             if reached is not None:
                 with self._changed:
                     self._position = reached

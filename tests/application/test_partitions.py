@@ -105,3 +105,22 @@ def test_a_catch_up_stopped_half_way_is_finished_before_anything_else(
     live = services.views.dump_all()
     assert target.dump_all() == live == _replay(services, make_settings)
     assert _partitions_left(services) == []
+
+
+@pytest.mark.parametrize("store", ["postgres"])
+def test_when_no_other_process_can_start_one_process_catches_up_alone(
+    world: World, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemonic process (a server's worker, say) may start no child: the
+    catch-up goes on in one process and the views come out the same."""
+    monkeypatch.setattr(partitions, "FAR_BEHIND", 0)
+
+    def refused(self: Helpers) -> None:
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(Helpers, "executor", refused)
+    services = world.services
+    _history(world)
+    assert rebuild(services, batch_size=7) == services.app.recorder.max_notification_id()
+    assert services.views.dump_all() == _replay(services, make_settings)
+    assert _partitions_left(services) == []
