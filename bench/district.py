@@ -432,7 +432,7 @@ def figures(m: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"figure": name, "value": value, "unit": unit, "target": target,
                      "result": "INFO" if ok is None else ("PASS" if ok else "MISS"), "note": note})
 
-    large, small = m["large"], m["small"]
+    large = m["large"]
     n = large["events"]
     scale = TEN_M / n
     lt = large["load"]

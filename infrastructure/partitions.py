@@ -248,6 +248,7 @@ def catch_up_by_partitions(
             here = [0]
         else:
             here = list(range(count))
+
         def helper_failed() -> bool:
             return any(f.done() and f.exception() is not None for f in pending)
 

@@ -14,7 +14,7 @@ from application.figures import _local_month, accepted_within
 from application.readmodel import utc_text
 from infrastructure.store import build_services
 from tests.api.client import Api
-from tests.world import World, build_world
+from tests.world import World
 
 
 @pytest.fixture
