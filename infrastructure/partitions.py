@@ -197,6 +197,10 @@ def catch_up_by_partitions(
     views = updater.views
     if not isinstance(views, PostgresViews):
         return None
+    if minimum and updater.log_position() - updater.position < minimum:
+        # Not far behind: no lock and no transaction here. An unfinished
+        # catch-up is found anyway by the updater's first batch (its lock).
+        return None
     name = views.tracking_name(updater.app.name)
     table = views.tracking_table()
     count = helpers.count if helpers is not None else 1

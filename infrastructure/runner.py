@@ -163,13 +163,11 @@ class ViewUpdater:
             self._release()
             return len(items)
 
-    def catch_up(
-        self, progress: Callable[[int, int], None] | None = None, *, keep_helpers: bool = False
-    ) -> int:
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply every event there is; return how many positions that covered.
         Far behind, on PostgreSQL, the views are caught up by partitions in
-        ``helpers``' processes beside this one (infrastructure/partitions.py);
-        unless ``keep_helpers``, those processes end when it is done."""
+        ``helpers``' processes beside this one (infrastructure/partitions.py),
+        which end when it is done."""
         done = 0
         if self.helpers is not None:
             before = self._position
@@ -183,8 +181,7 @@ class ViewUpdater:
                 self.helpers = None
                 reached = None
             finally:
-                if not keep_helpers:
-                    helpers.close()
+                helpers.close()
             if reached is not None:
                 with self._changed:
                     self._position = reached
