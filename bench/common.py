@@ -384,3 +384,10 @@ def machine_text(machine: dict[str, Any]) -> str:
     """The machine in one line, under a results table."""
     return (f"{machine['nproc']} cores, {machine['cpu_model']}, {machine['memory_gib']} GiB, "
             f"Python {machine['python']}, PostgreSQL {machine['postgresql']}")
+
+
+def write_results(out: Path, results: dict[str, Any], title: str, markdown: str) -> None:
+    """``results`` as JSON at ``out``, and its table as Markdown beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    out.with_suffix(".md").write_text(f"### {title}\n\n{markdown}")

@@ -58,7 +58,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import (HOST, ROOT, Pg, children, cmdline, code_facts, free_port, machine_facts, machine_text,
-                          proc_status, run_json,
+                          proc_status, run_json, write_results,
                           start_server, summary_ms)
 from bench.load import Workload
 from bench.district_seed import LIST_STATUS, Shape
@@ -494,8 +494,7 @@ def render_again(path: Path) -> int:
              f"{results['when'][:16].replace('T', ' ')})")
     table, markdown = render(rows, results["machine"], title)
     results["figures"] = rows
-    path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    path.with_suffix(".md").write_text(f"### {title}\n\n{markdown}")
+    write_results(path, results, title, markdown)
     Console(width=max(Console().width, 160)).print(table)
     return 0
 
@@ -570,9 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         "measurements": measured,
         "bench_process_peak_rss_mb": proc_status().get("VmHWM", 0) / 1024,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    args.out.with_suffix(".md").write_text(f"### {title}\n\n{markdown}")
+    write_results(args.out, results, title, markdown)
     Console(width=max(Console().width, 160)).print(table)
     console.log(f"results in {args.out} and {args.out.with_suffix('.md')} ({results['seconds']:.0f} s)")
     missed = [r["figure"] for r in rows if r["result"] == "MISS"]

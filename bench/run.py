@@ -60,6 +60,7 @@ from bench.common import (
     start_process,
     start_server,
     summary_ms,
+    write_results,
 )
 
 console = Console(stderr=True)
@@ -879,9 +880,7 @@ def main(argv: list[str] | None = None) -> int:
         "measurements": measured,
         "bench_process_peak_rss_mb": proc_status().get("VmHWM", 0) / 1024,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    args.out.with_suffix(".md").write_text(f"### {title}\n\n{markdown}")
+    write_results(args.out, results, title, markdown)
     Console(width=max(Console().width, 160)).print(table)
     console.log(f"results in {args.out} and {args.out.with_suffix('.md')} "
                 f"({results['seconds']:.0f} s)")
