@@ -36,7 +36,7 @@ def read_and_decode(app: Any, start: int, stop: int, batch_size: int) -> int:
         notifications = app.recorder.select_notifications(start=start, limit=batch_size, stop=stop)
         if not notifications:
             break
-        events = [app.mapper.to_domain_event(n) for n in notifications]
+        events = app.mapper.to_domain_events(notifications)
         count += len(events)
         start = notifications[-1].id + 1
     return count

@@ -86,7 +86,8 @@ def apply_share(
     def read(start: int) -> tuple[int, list[tuple[Any, int]], int]:
         scanned = min(stop, start + span - 1)
         notifications = mine.partition_notifications(start, scanned)
-        return start, [(app.mapper.to_domain_event(n), n.id) for n in notifications], scanned
+        events = app.mapper.to_domain_events(notifications)
+        return start, [(event, n.id) for event, n in zip(events, notifications, strict=True)], scanned
 
     applied = 0
     batch: tuple[int, list[tuple[Any, int]], int] | None = read(after + 1) if after < stop else None

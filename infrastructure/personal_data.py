@@ -26,7 +26,7 @@ import base64
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -51,6 +51,10 @@ class PersonKeys(Protocol):
     def erased(self, person_id: str) -> None:
         """Forget the person's key in this process: it was destroyed."""
 
+    def recall(self, person_ids: Iterable[str]) -> None:
+        """Read at once the keys of these persons that are not remembered, so
+        that ``for_opening`` finds them without a query each."""
+
 
 class MissingKeys:
     """Until a process gives the mapper its key store: personal data can be
@@ -64,6 +68,9 @@ class MissingKeys:
 
     def erased(self, person_id: str) -> None:
         pass
+
+    def recall(self, person_ids: Iterable[str]) -> None:
+        raise RuntimeError("no store of personal data keys is configured (build_services sets it)")
 
 
 class PersonalDataMapper(Mapper[Any]):
@@ -94,12 +101,29 @@ class PersonalDataMapper(Mapper[Any]):
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         event = super().to_domain_event(stored_event)
         fields = personal_fields(type(event))
-        if not fields:
-            return event
+        if fields and vars(event).get("subject_id") is not None:
+            self._open_fields(event, fields)
+        return event
+
+    def to_domain_events(self, stored_events: Sequence[StoredEvent]) -> list[Any]:
+        """``to_domain_event`` of each, with the keys of their persons that this
+        process does not remember read at once (a catch-up reads thousands of
+        persons' events, and would otherwise ask for each person's key alone)."""
+        events = [Mapper.to_domain_event(self, stored) for stored in stored_events]
+        sealed = []
+        for event in events:
+            fields = personal_fields(type(event))
+            if fields and vars(event).get("subject_id") is not None:
+                sealed.append((event, fields))
+        if sealed:
+            self.keys.recall({vars(event)["subject_id"] for event, _ in sealed})
+            for event, fields in sealed:
+                self._open_fields(event, fields)
+        return events
+
+    def _open_fields(self, event: Any, fields: Sequence[str]) -> None:
         state = vars(event)
-        subject = state.get("subject_id")
-        if subject is None:
-            return event
+        subject = state["subject_id"]
         opened: AESGCM | None | bool = False  # False: not asked yet
         for name in fields:
             value = state.get(name)
@@ -109,7 +133,6 @@ class PersonalDataMapper(Mapper[Any]):
                 key = self.keys.for_opening(subject)
                 opened = AESGCM(key) if key is not None else None
             state[name] = _open(opened, value, _bound(event, name))
-        return event
 
 
 def _bound(event: Any, name: str) -> bytes:
@@ -199,6 +222,27 @@ class StoredPersonKeys:
 
     def erased(self, person_id: str) -> None:
         self._remember(person_id, None)
+
+    def recall(self, person_ids: Iterable[str]) -> None:
+        wanted = sorted(p for p in person_ids if not self._remembered(p)[1])
+        if not wanted:
+            return
+        found: dict[str, bytes | None] = {}
+        with self.views.reading() as c:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                c.execute(
+                    self.views.sql(
+                        "SELECT person_id, key_hex FROM {person_keys} "
+                        f"WHERE person_id IN ({','.join('?' * len(chunk))})"
+                    ),
+                    chunk,
+                )
+                for row in c.fetchall():
+                    found[row["person_id"]] = bytes.fromhex(row["key_hex"]) if row["key_hex"] else None
+        # As ``for_opening``: a person without a row is asked for again next time.
+        for person_id, key in found.items():
+            self._remember(person_id, key)
 
     def destroy(self, person_id: str, erased_by: str) -> None:
         """Destroy the person's key for good (a row without one if they had none)."""

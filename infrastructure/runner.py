@@ -99,7 +99,8 @@ class ViewUpdater:
     def _read(self, start: int) -> list[tuple[Any, int]]:
         """The next batch of events from ``start``, decoded, with their positions."""
         notifications = self.app.recorder.select_notifications(start=start, limit=self.batch_size)
-        return [(self.app.mapper.to_domain_event(n), n.id) for n in notifications]
+        events = self.app.mapper.to_domain_events(notifications)
+        return [(event, n.id) for event, n in zip(events, notifications, strict=True)]
 
     def _read_ahead(self, start: int) -> None:
         """Best effort: a read that fails (no pooled connection to spare, say)

@@ -26,6 +26,7 @@ class Keys:
 
     def __init__(self) -> None:
         self.keys: dict[str, bytes | None] = {}
+        self.recalled: list[set[str]] = []
 
     def for_sealing(self, person_id: str) -> bytes:
         key = self.keys.setdefault(person_id, os.urandom(32))
@@ -38,6 +39,9 @@ class Keys:
 
     def erased(self, person_id: str) -> None:
         self.keys[person_id] = None
+
+    def recall(self, person_ids: object) -> None:
+        self.recalled.append(set(person_ids))  # type: ignore[call-overload]
 
 
 @pytest.fixture
@@ -115,3 +119,22 @@ def test_nobodys_texts_need_no_key_and_without_a_key_store_nothing_personal_is_w
     assert mapper.transcoder.decode(stored.state)["title"] == "楼上漏水TT1"
     with pytest.raises(RuntimeError):
         mapper.to_stored_event(registered(RESIDENT))
+
+
+def test_many_events_read_at_once_as_each_alone_with_their_persons_keys_asked_for_once(
+    mapper: PersonalDataMapper,
+) -> None:
+    """``to_domain_events`` (a catch-up's batch) reads each event as
+    ``to_domain_event`` does, an erased person's texts included, and asks the
+    key store for the batch's persons in one call."""
+    other = Actor("person-s", Role.RESIDENT, compound_ids=frozenset(), household_id=uuid4())
+    events = [registered(RESIDENT), registered(other), registered(GRID), registered(RESIDENT)]
+    stored = [mapper.to_stored_event(e) for e in events]
+    mapper.keys.erased(other.id)
+    keys = mapper.keys
+    assert isinstance(keys, Keys)
+    read = mapper.to_domain_events(stored)
+    assert keys.recalled == [{RESIDENT.id, other.id}]  # nobody's texts need no key
+    assert [vars(e) for e in read] == [vars(mapper.to_domain_event(s)) for s in stored]
+    assert [e.title for e in read] == ["楼上漏水TT1", ERASED, "楼上漏水TT1", "楼上漏水TT1"]
+    assert mapper.to_domain_events([]) == [] and len(keys.recalled) == 1
