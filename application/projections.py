@@ -710,10 +710,10 @@ register_case_type(
 def visit_row(row: Row | None, event: Any, position: int) -> Row:
     return {
         "id": str(event.originator_id),
-        "compound_id": str(event.compound_id),
+        "compound_id": uuid_text(event.compound_id),
         "status": "recorded",
-        "building_id": str(event.building_id),
-        "household_id": str(event.household_id),
+        "building_id": uuid_text(event.building_id),
+        "household_id": uuid_text(event.household_id),
         "visited_at": utc_text(event.visited_at),
         "visited_on": event.visited_on,
         "period": event.visited_on[:7],

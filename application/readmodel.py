@@ -26,32 +26,22 @@ _ROLE_ZH = {str(role): label for role, label in ROLE_LABELS_ZH.items()}
 _COMMON = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
-# The text of each second formatted lately: the moments of a batch of events
-# mostly fall in few seconds, and a second's text is a fraction of the cost
-# of formatting a moment whole.
-_SECONDS: dict[tuple[int, int, int, int, int, int], str] = {}
-_MEMO_SIZE = 4096
-
-
 def utc_text(moment: datetime | None) -> str | None:
     """A fixed-width UTC timestamp, so that text order is time order in every store:
-    ``strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")`` of the moment in UTC."""
+    ``strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")`` of the moment in UTC, as
+    ``isoformat`` writes it at a fraction of strftime's cost. (A memo of each
+    second's text was slower as soon as the moments spread over many seconds,
+    as a decade's log does: 5.3 against 1.8 us a call, and saved 0.4 us at best.)"""
     if moment is None:
         return None
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    second = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
-    text = _SECONDS.get(second)
-    if text is None:
-        if len(_SECONDS) >= _MEMO_SIZE:
-            _SECONDS.clear()
-        # isoformat writes what the strftime above does, at a fraction of its cost.
-        text = _SECONDS[second] = utc.isoformat(timespec="seconds")[:19]
-    return "%s.%06d+00:00" % (text, utc.microsecond)
+    return utc.isoformat(timespec="microseconds")
 
 
 # Ids written lately, by value: a case's id comes with each of its events, and
 # the ids of compounds, buildings, households and parties with many.
 _UUID_TEXTS: dict[int, str] = {}
+_MEMO_SIZE = 4096
 
 
 def uuid_text(value: UUID) -> str:

@@ -28,6 +28,7 @@ from uuid import UUID
 
 import orjson
 import psycopg
+from psycopg.rows import tuple_row
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder, SQLiteTransaction
@@ -1354,15 +1355,22 @@ class PostgresViews(LinliViews, PostgresTrackingRecorder):
         assert self.partition is not None
         share, count = self.partition
         table, column = self.events_table(self.log.events_table)
-        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+        # Tuples, not the datastore's dicts: a row a notification, read by the hundred thousand.
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
             cursor.execute(
-                f"SELECT {column} AS id, originator_id, originator_version, topic, state "
+                f"SELECT {column}, originator_id, originator_version, topic, state "
                 f"FROM {table} WHERE {column} >= %s AND {column} <= %s "
                 "AND (get_byte(uuid_send(originator_id), 15) %% %s = %s OR topic = ANY(%s)) "
                 f"ORDER BY {column}",
                 [start, stop, count, share, list(TO_EVERY_PARTITION)],
             )
-            return [_notification(row) for row in cursor.fetchall()]
+            return [
+                Notification(
+                    id=position, originator_id=originator_id, originator_version=version,
+                    topic=topic, state=bytes(state),
+                )
+                for position, originator_id, version, topic, state in cursor.fetchall()
+            ]
 
     stores_while_waiting = True
 
