@@ -322,9 +322,12 @@ def grouped_figures(
 def coverage(compound: Row, visits: Iterable[Row], month: str) -> list[dict[str, Any]]:
     """Households visited out of households, per building, in one month."""
     visited = {v["household_id"] for v in visits if v["period"] == month}
+    by_building: dict[str, list[Row]] = defaultdict(list)
+    for household in compound["households"]:
+        by_building[household["building_id"]].append(household)
     result = []
     for building in compound["buildings"]:
-        households = [h for h in compound["households"] if h["building_id"] == building["id"]]
+        households = by_building.get(building["id"], [])
         seen = [h for h in households if h["id"] in visited]
         missing = [
             {"household_id": h["id"], "number": h["number"]}
