@@ -52,12 +52,19 @@ def partition_name(tracking_name: str, share: int, count: int) -> str:
     return f"{tracking_name}{PARTITION_MARK}{share}/{count}"
 
 
-def _partition_view(views: PostgresViews, share: int, count: int) -> PostgresViews:
-    """The same tables, written for partition ``share`` of ``count`` only."""
-    mine = type(views)(views.datastore, views.log, suffix=views.suffix)
-    mine.partition = (share, count)
+def _views_on(views: PostgresViews, suffix: str) -> PostgresViews:
+    """Views of the same datastore and log, on the tables of ``suffix``, read
+    from the primary only."""
+    mine = type(views)(views.datastore, views.log, suffix=suffix)
     mine.replicas = None
     mine.timezone = views.timezone
+    return mine
+
+
+def _partition_view(views: PostgresViews, share: int, count: int) -> PostgresViews:
+    """The same tables, written for partition ``share`` of ``count`` only."""
+    mine = _views_on(views, views.suffix)
+    mine.partition = (share, count)
     return mine
 
 
@@ -126,10 +133,7 @@ def _start_worker(settings: dict[str, Any], suffix: str) -> None:
     services = build_services(Settings(**settings))
     live = services.views
     assert isinstance(live, PostgresViews)
-    views = type(live)(live.datastore, live.log, suffix=suffix)
-    views.timezone = live.timezone
-    views.replicas = None
-    _worker = (services.app, views)
+    _worker = (services.app, _views_on(live, suffix))
 
 
 def _apply_in_worker(share: int, count: int, after: int, stop: int, batch_size: int) -> tuple[int, int]:
