@@ -624,6 +624,18 @@ class LinliViews:
         any_of("status", status)
         any_of("category", category)
         any_of("priority", priority)
+        for value, test in (
+            (assigned_party_id, "assigned_party_id = ?"),
+            (raised_by_party_id, "raised_by_party_id = ?"),
+            (reported_from, "reported_at >= ?"),
+            (reported_to, "reported_at < ?"),
+            (accepted_from, "accepted_at >= ?"),
+            (accepted_to, "accepted_at < ?"),
+            (cursor, "registered_position < ?"),
+        ):
+            if value is not None:
+                where.append(test)
+                params.append(value)
         if reporter_id is not None and household_id is not None:
             # Their own reports, and what others collected at their door (a
             # household member's own report is theirs alone).
@@ -632,33 +644,15 @@ class LinliViews:
         elif reporter_id is not None:
             where.append("reporter_id = ?")
             params.append(reporter_id)
-        if assigned_party_id is not None:
-            where.append("assigned_party_id = ?")
-            params.append(assigned_party_id)
         if own_party_id is not None:
             # A party's staff: the needs it has, and those it raised toward the compound.
             where.append("(assigned_party_id = ? OR raised_by_party_id = ?)")
             params.extend([own_party_id, own_party_id])
-        if raised_by_party_id is not None:
-            where.append("raised_by_party_id = ?")
-            params.append(raised_by_party_id)
         if toward is not None:
             where.append(f"{self.doc_field('toward')} = ?")
             params.append(toward)
         if disputed is not None:
             where.append(f"consultation_id IS {'NOT ' if disputed else ''}NULL")
-        if reported_from is not None:
-            where.append("reported_at >= ?")
-            params.append(reported_from)
-        if reported_to is not None:
-            where.append("reported_at < ?")
-            params.append(reported_to)
-        if accepted_from is not None:
-            where.append("accepted_at >= ?")
-            params.append(accepted_from)
-        if accepted_to is not None:
-            where.append("accepted_at < ?")
-            params.append(accepted_to)
         if overdue is not None:
             marks = ",".join("?" * len(OPEN_WITH_DEADLINES))
             test = (
@@ -675,9 +669,6 @@ class LinliViews:
                 f"(LOWER({title}) LIKE ? ESCAPE '\\' OR LOWER({description}) LIKE ? ESCAPE '\\')"
             )
             params.extend([f"%{escaped}%"] * 2)
-        if cursor is not None:
-            where.append("registered_position < ?")
-            params.append(cursor)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         params.append(limit + 1)
 
