@@ -55,6 +55,9 @@ def rebuild(services: Services, progress: Progress | None = None, batch_size: in
         builder.catch_up(progress)
         if builder.log_position() - builder.position <= batch_size:
             break
+    # Before the swap, not under its lock: the planner's statistics of the new
+    # tables, which autovacuum may have taken while they were nearly empty.
+    target.gather_statistics()
     events_table = app.recorder.events_table_name  # type: ignore[attr-defined]
     # Under the lock, read the log through the same connection: on SQLite a
     # second connection from the pool would wait for the writer we hold.
