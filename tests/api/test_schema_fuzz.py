@@ -35,6 +35,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
@@ -335,14 +336,34 @@ def no_server_error(ctx: Any, response: Any, case: Any) -> None:
 
 
 def _after_beyond_the_log(case: Any) -> bool:
-    value = (case.query or {}).get("after")
-    if isinstance(value, list):  # sent repeated: the app reads the last, as Starlette does
+    wanted = _position_sent((case.query or {}).get("after"))
+    return wanted is not None and wanted > _ENV["current"].guard.position()
+
+
+_AS_THE_APP_READS = TypeAdapter(int)
+
+
+def _position_sent(value: Any) -> int | None:
+    """The ``after`` position the app reads from a query value: the last of a
+    repeated one (as Starlette does), parsed as the route's validation parses
+    it (pydantic, which reads "1414.0" as 1414 where ``int`` refuses it)."""
+    if isinstance(value, list):
         value = value[-1] if value else None
+    if value is None:
+        return None
     try:
-        wanted = int(value)
-    except (TypeError, ValueError):
-        return False
-    return wanted > _ENV["current"].guard.position()
+        return _AS_THE_APP_READS.validate_python(value)  # type: ignore[no-any-return]
+    except ValueError:
+        return None
+
+
+def test_the_fuzz_checks_read_after_as_the_app_does() -> None:
+    """A 503 for ``?after=1414.0`` beyond the log is the read-your-writes answer,
+    not a server error: the checks read the position as the app does."""
+    assert _position_sent("1414.0") == 1414
+    assert _position_sent(["x", " 7 "]) == 7
+    assert _position_sent(["7", "x"]) is None
+    assert _position_sent("0x10") is None and _position_sent([]) is None and _position_sent(None) is None
 
 
 def content_type_documented(ctx: Any, response: Any, case: Any) -> None:
