@@ -100,8 +100,7 @@ class PersonalDataMapper(Mapper[Any]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         event = super().to_domain_event(stored_event)
-        fields = personal_fields(type(event))
-        if fields and vars(event).get("subject_id") is not None:
+        if fields := _sealed_fields(event):
             self._open_fields(event, fields)
         return event
 
@@ -110,11 +109,7 @@ class PersonalDataMapper(Mapper[Any]):
         process does not remember read at once (a catch-up reads thousands of
         persons' events, and would otherwise ask for each person's key alone)."""
         events = [Mapper.to_domain_event(self, stored) for stored in stored_events]
-        sealed = []
-        for event in events:
-            fields = personal_fields(type(event))
-            if fields and vars(event).get("subject_id") is not None:
-                sealed.append((event, fields))
+        sealed = [(event, fields) for event in events if (fields := _sealed_fields(event))]
         if sealed:
             self.keys.recall({vars(event)["subject_id"] for event, _ in sealed})
             for event, fields in sealed:
@@ -133,6 +128,13 @@ class PersonalDataMapper(Mapper[Any]):
                 key = self.keys.for_opening(subject)
                 opened = AESGCM(key) if key is not None else None
             state[name] = _open(opened, value, _bound(event, name))
+
+
+def _sealed_fields(event: Any) -> Sequence[str]:
+    """The fields of ``event`` stored sealed: its personal fields, when it names
+    whose they are (nobody's texts are stored as written)."""
+    fields = personal_fields(type(event))
+    return fields if fields and vars(event).get("subject_id") is not None else ()
 
 
 def _bound(event: Any, name: str) -> bytes:
@@ -191,7 +193,7 @@ class StoredPersonKeys:
         row = c.fetchone()
         if row is None:
             return False, None
-        return True, bytes.fromhex(row["key_hex"]) if row["key_hex"] else None
+        return True, _key_of(row)
 
     def for_sealing(self, person_id: str) -> bytes:
         key, known = self._remembered(person_id)
@@ -239,7 +241,7 @@ class StoredPersonKeys:
                     chunk,
                 )
                 for row in c.fetchall():
-                    found[row["person_id"]] = bytes.fromhex(row["key_hex"]) if row["key_hex"] else None
+                    found[row["person_id"]] = _key_of(row)
         # As ``for_opening``: a person without a row is asked for again next time.
         for person_id, key in found.items():
             self._remember(person_id, key)
@@ -269,3 +271,8 @@ class StoredPersonKeys:
             )
             row = c.fetchone()
         return row["erased_at"] if row else None
+
+
+def _key_of(row: Any) -> bytes | None:
+    """A ``person_keys`` row's key; None once destroyed."""
+    return bytes.fromhex(row["key_hex"]) if row["key_hex"] else None
