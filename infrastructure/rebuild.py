@@ -71,7 +71,8 @@ def rebuild(services: Services, progress: Progress | None = None, batch_size: in
             notifications = live.notifications_in(c, events_table, start, stop, batch_size)
             if not notifications:
                 break
-            target.apply(c, [(app.mapper.to_domain_event(n), n.id) for n in notifications])
+            events = app.mapper.to_domain_events(notifications)
+            target.apply(c, [(event, n.id) for event, n in zip(events, notifications, strict=True)])
             start = notifications[-1].id + 1
             if progress is not None:
                 progress(len(notifications), notifications[-1].id)

@@ -28,11 +28,11 @@ from uuid import UUID
 
 import orjson
 import psycopg
-from psycopg.rows import tuple_row
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder, SQLiteTransaction
 from eventsourcing.utils import get_topic
+from psycopg.rows import tuple_row
 
 import application.projections  # noqa: F401 - registers the case types
 from application.readmodel import CASE_TYPES, Row, case_type_of, history_entry, utc_text, uuid_text
@@ -631,7 +631,7 @@ class LinliViews:
         any_of("status", status)
         any_of("category", category)
         any_of("priority", priority)
-        for value, test in (
+        for value, condition in (
             (assigned_party_id, "assigned_party_id = ?"),
             (raised_by_party_id, "raised_by_party_id = ?"),
             (reported_from, "reported_at >= ?"),
@@ -641,7 +641,7 @@ class LinliViews:
             (cursor, "registered_position < ?"),
         ):
             if value is not None:
-                where.append(test)
+                where.append(condition)
                 params.append(value)
         if reporter_id is not None and household_id is not None:
             # Their own reports, and what others collected at their door (a
